@@ -1,0 +1,5 @@
+//go:build !linux
+
+package devstack
+
+func xattrWorks(string) bool { return false }
