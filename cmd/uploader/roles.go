@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"uploader/internal/cdn"
+	"uploader/internal/config"
+	"uploader/internal/devstack"
+	"uploader/internal/imageproc"
+	"uploader/internal/jobs"
+	"uploader/internal/s3store"
+	"uploader/internal/sqlstore"
+	"uploader/internal/upload"
+	"uploader/internal/web"
+)
+
+// closers runs shutdown steps in reverse order of construction.
+type closers []func()
+
+func (c *closers) add(f func()) { *c = append(*c, f) }
+
+func (c closers) close() {
+	for i := len(c) - 1; i >= 0; i-- {
+		c[i]()
+	}
+}
+
+// parts are the dependencies both roles share.
+type parts struct {
+	db       *sqlstore.DB
+	objects  *s3store.Store
+	redis    asynq.RedisConnOpt
+	profiles upload.Profiles
+}
+
+func loadProfiles(cfg config.Config) (upload.Profiles, error) {
+	ps := upload.DefaultProfiles(cfg.MaxPixels)
+	if cfg.ProfilesFile == "" {
+		return ps, nil
+	}
+	data, err := os.ReadFile(cfg.ProfilesFile)
+	if err != nil {
+		return nil, fmt.Errorf("PROFILES_FILE: %w", err)
+	}
+	ps, err = upload.ParseProfiles(ps, data)
+	if err != nil {
+		return nil, fmt.Errorf("PROFILES_FILE %s: %w", cfg.ProfilesFile, err)
+	}
+	return ps, nil
+}
+
+// openParts connects to the database, the bucket and Redis, in that order.
+func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, cl *closers) (*parts, error) {
+	profiles, err := loadProfiles(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	cl.add(func() { db.Close() })
+	objects, err := s3store.New(ctx, s3store.Config{
+		Bucket: cfg.S3Bucket, Region: cfg.S3Region, Endpoint: cfg.S3Endpoint,
+		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("S3: %w", err)
+	}
+	redis, err := jobs.RedisOpt(cfg.RedisURL, cfg.RedisInsecureSkipVerify)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("connected", "database", db.Dialect(), "bucket", objects.Bucket(), "s3_endpoint", or(cfg.S3Endpoint, "AWS"))
+	return &parts{db: db, objects: objects, redis: redis, profiles: profiles}, nil
+}
+
+func runMigrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	log.Info("migrations applied", "database", db.Dialect())
+	return nil
+}
+
+func runWeb(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	var cl closers
+	defer cl.close()
+	p, err := openParts(ctx, cfg, log, &cl)
+	if err != nil {
+		return err
+	}
+	srv, err := newWebServer(cfg, p, log, &cl)
+	if err != nil {
+		return err
+	}
+	return serveHTTP(ctx, cfg, srv, log, stdout)
+}
+
+func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	var cl closers
+	defer cl.close()
+	p, err := openParts(ctx, cfg, log, &cl)
+	if err != nil {
+		return err
+	}
+	if err := startWorker(cfg, p, log, &cl); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	log.Info("worker stopping: unfinished tasks go back to the queue")
+	return nil
+}
+
+// runDev runs web and worker in one process, filling S3, Redis and the
+// database with embedded parts where their variables are unset.
+func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	start := time.Now()
+	var cl closers
+	defer cl.close()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("DATA_DIR: %w", err)
+	}
+	if cfg.AppURL == "" {
+		cfg.AppURL = "http://localhost:" + strconv.Itoa(cfg.Port)
+	}
+	if cfg.S3Endpoint == "" && cfg.S3Bucket == "" {
+		s3, err := devstack.StartS3(filepath.Join(cfg.DataDir, "s3"), cfg.DevS3Addr)
+		if err != nil {
+			return err
+		}
+		cl.add(s3.Stop)
+		cfg.S3Endpoint, cfg.S3Bucket, cfg.S3Region = s3.Endpoint, "uploads", s3.Region
+		cfg.S3AccessKey, cfg.S3SecretKey = s3.AccessKey, s3.SecretKey
+		log.Info("embedded S3 gateway (versitygw)", "endpoint", s3.Endpoint, "bucket", cfg.S3Bucket,
+			"access_key", s3.AccessKey, "secret_key", s3.SecretKey, "dir", filepath.Join(cfg.DataDir, "s3"))
+	}
+	if cfg.RedisURL == "" {
+		m, err := devstack.StartRedis("127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		cl.add(m.Close)
+		cfg.RedisURL = "redis://" + m.Addr()
+		log.Warn("embedded Redis (miniredis): queued jobs do not survive a restart; set REDIS_URL to keep them", "addr", m.Addr())
+	}
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = "sqlite:" + filepath.Join(cfg.DataDir, "uploader.db")
+		log.Info("embedded database (SQLite)", "path", filepath.Join(cfg.DataDir, "uploader.db"))
+	}
+	if cfg.SessionSecret == "" {
+		secret, err := devSecret(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		cfg.SessionSecret = secret
+	}
+	p, err := openParts(ctx, cfg, log, &cl)
+	if err != nil {
+		return err
+	}
+	if err := p.db.Migrate(ctx); err != nil {
+		return err
+	}
+	if err := p.objects.EnsureBucket(ctx); err != nil {
+		return err
+	}
+	if err := p.objects.PutCORS(ctx, devOrigins(cfg.AppURL)); err != nil {
+		return err
+	}
+	if err := startWorker(cfg, p, log, &cl); err != nil {
+		return err
+	}
+	srv, err := newWebServer(cfg, p, log, &cl)
+	if err != nil {
+		return err
+	}
+	log.Info("ready", "startup_ms", time.Since(start).Milliseconds())
+	return serveHTTP(ctx, cfg, srv, log, stdout)
+}
+
+// devOrigins allows both spellings of the loopback origin, since a
+// developer may open either.
+func devOrigins(appURL string) []string {
+	origins := []string{appURL}
+	if u, err := url.Parse(appURL); err == nil {
+		switch u.Hostname() {
+		case "localhost":
+			origins = append(origins, u.Scheme+"://127.0.0.1:"+u.Port())
+		case "127.0.0.1":
+			origins = append(origins, u.Scheme+"://localhost:"+u.Port())
+		}
+	}
+	return origins
+}
+
+// devSecret keeps a random session secret in DATA_DIR, so sessions survive
+// restarts of `uploader dev`.
+func devSecret(dir string) (string, error) {
+	path := filepath.Join(dir, "session.key")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var b [32]byte
+	rand.Read(b[:])
+	s := hex.EncodeToString(b[:])
+	return s, os.WriteFile(path, []byte(s), 0o600)
+}
+
+func newWebServer(cfg config.Config, p *parts, log *slog.Logger, cl *closers) (*web.Server, error) {
+	enq := jobs.NewEnqueuer(p.redis)
+	cl.add(func() { enq.Close() })
+	cdnBase, serveCDN := cfg.CDNBaseURL, false
+	if cdnBase == "" {
+		cdnBase, serveCDN = cfg.AppURL+"/cdn", true
+	}
+	s3Origin := "https://" + p.objects.Bucket() + ".s3." + cfg.S3Region + ".amazonaws.com"
+	if cfg.S3Endpoint != "" {
+		if u, err := url.Parse(cfg.S3Endpoint); err == nil {
+			s3Origin = u.Scheme + "://" + u.Host
+		}
+	}
+	return web.New(web.Deps{
+		Config: web.Config{
+			AppURL: cfg.AppURL, APITokens: cfg.APITokens, AllowAnonymous: cfg.AllowAnonymous,
+			SessionSecret: []byte(cfg.SessionSecret), SecureCookies: strings.HasPrefix(cfg.AppURL, "https://"),
+			UploadExpires: cfg.UploadExpires, S3Origin: s3Origin, ServeCDN: serveCDN,
+		},
+		Store: p.db, Objects: p.objects, Jobs: enq, Profiles: p.profiles, CDN: cdn.New(cdnBase),
+		Health: map[string]web.Pinger{"database": p.db, "s3": p.objects, "redis": redisPinger{p.redis}},
+		Logger: log,
+	})
+}
+
+func startWorker(cfg config.Config, p *parts, log *slog.Logger, cl *closers) error {
+	srv := jobs.NewServer(p.redis, jobs.ServerConfig{
+		Concurrency: cfg.WorkerConcurrency, Profiles: p.profiles, Logger: log,
+	})
+	mux := asynq.NewServeMux()
+	mux.Handle(jobs.TypeProcess, &jobs.ProcessHandler{
+		Store: p.db, Objects: p.objects, Profiles: p.profiles,
+		Optimizer: imageproc.NewOptimizer(cfg.OptimizeTimeout), Logger: log,
+	})
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	cl.add(srv.Shutdown)
+	log.Info("worker started", "concurrency", cfg.WorkerConcurrency, "queues", jobs.Queues(p.profiles))
+	return nil
+}
+
+// serveHTTP serves until ctx ends, then drains requests for up to 20 s.
+func serveHTTP(ctx context.Context, cfg config.Config, h *web.Server, log *slog.Logger, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return fmt.Errorf("PORT=%d: %w", cfg.Port, err)
+	}
+	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "uploader is running: open %s\n", or(cfg.AppURL, "http://localhost:"+strconv.Itoa(cfg.Port)))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining HTTP requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+type redisPinger struct{ opt asynq.RedisConnOpt }
+
+// Ping asks Redis through asynq's inspector, which opens its own
+// connection; health checks are rare enough for that.
+func (r redisPinger) Ping(ctx context.Context) error {
+	in := asynq.NewInspector(r.opt)
+	defer in.Close()
+	_, err := in.Queues()
+	return err
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

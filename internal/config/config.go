@@ -1,0 +1,214 @@
+// Package config reads the service's settings from the environment.
+// Load never fails on a missing production value; Validate does, with a
+// message that names the variable and says what a good value looks like.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the service. Field comments name the variable.
+type Config struct {
+	Env     string // APP_ENV: "development" or "production"
+	Port    int    // PORT
+	AppURL  string // APP_URL: the public origin of the web app
+	DataDir string // DATA_DIR: where `uploader dev` keeps its embedded S3 and SQLite
+
+	DatabaseURL string // DATABASE_URL: postgres://… or sqlite:PATH
+	RedisURL    string // REDIS_URL: redis:// or rediss://
+	// RedisInsecureSkipVerify accepts Heroku Redis's self-signed certificate
+	// (REDIS_TLS_INSECURE_SKIP_VERIFY); it must be asked for explicitly.
+	RedisInsecureSkipVerify bool
+
+	S3Bucket    string // S3_BUCKET
+	S3Region    string // S3_REGION (AWS_REGION also accepted)
+	S3Endpoint  string // S3_ENDPOINT: a non-AWS endpoint; empty for AWS
+	S3AccessKey string // AWS_ACCESS_KEY_ID
+	S3SecretKey string // AWS_SECRET_ACCESS_KEY
+	DevS3Addr   string // DEV_S3_ADDR: where `uploader dev` serves its embedded S3
+
+	CDNBaseURL string // CDN_BASE_URL: where variants/ is served; empty in dev = the app's /cdn
+
+	APITokens      []string      // API_TOKENS: comma-separated bearer tokens
+	AllowAnonymous bool          // ALLOW_ANONYMOUS: browser sessions without a token
+	SessionSecret  string        // SESSION_SECRET: signs session cookies
+	UploadExpires  time.Duration // UPLOAD_EXPIRES: lifetime of a presigned POST
+
+	MaxPixels         int64         // MAX_PIXELS
+	ProfilesFile      string        // PROFILES_FILE: JSON array of extra profiles
+	WorkerConcurrency int           // WORKER_CONCURRENCY
+	WorkerMemoryMB    int           // WORKER_MEMORY_MB
+	OptimizeTimeout   time.Duration // OPTIMIZE_TIMEOUT: per optimizer run
+	LogLevel          string        // LOG_LEVEL: debug, info, warn, error
+}
+
+// Load reads the configuration through getenv (os.Getenv in production, a
+// map in tests). It fills defaults and reports values that cannot be parsed.
+func Load(getenv func(string) string) (Config, error) {
+	c := Config{
+		Env:            or(getenv("APP_ENV"), "production"),
+		AppURL:         strings.TrimRight(getenv("APP_URL"), "/"),
+		DataDir:        or(getenv("DATA_DIR"), "./tmp/dev"),
+		DatabaseURL:    getenv("DATABASE_URL"),
+		RedisURL:       getenv("REDIS_URL"),
+		S3Bucket:       getenv("S3_BUCKET"),
+		S3Region:       or(getenv("S3_REGION"), or(getenv("AWS_REGION"), "us-east-1")),
+		S3Endpoint:     strings.TrimRight(getenv("S3_ENDPOINT"), "/"),
+		S3AccessKey:    getenv("AWS_ACCESS_KEY_ID"),
+		S3SecretKey:    getenv("AWS_SECRET_ACCESS_KEY"),
+		DevS3Addr:      or(getenv("DEV_S3_ADDR"), "127.0.0.1:9000"),
+		CDNBaseURL:     strings.TrimRight(getenv("CDN_BASE_URL"), "/"),
+		SessionSecret:  getenv("SESSION_SECRET"),
+		ProfilesFile:   getenv("PROFILES_FILE"),
+		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
+		AllowAnonymous: false,
+	}
+	var errs []error
+	c.Port = intVar(getenv, "PORT", 8080, &errs)
+	c.RedisInsecureSkipVerify = boolVar(getenv, "REDIS_TLS_INSECURE_SKIP_VERIFY", false, &errs)
+	c.UploadExpires = durationVar(getenv, "UPLOAD_EXPIRES", 10*time.Minute, &errs)
+	c.MaxPixels = int64(intVar(getenv, "MAX_PIXELS", 50_000_000, &errs))
+	c.WorkerConcurrency = intVar(getenv, "WORKER_CONCURRENCY", 2, &errs)
+	c.WorkerMemoryMB = intVar(getenv, "WORKER_MEMORY_MB", 1024, &errs)
+	c.OptimizeTimeout = durationVar(getenv, "OPTIMIZE_TIMEOUT", 20*time.Second, &errs)
+	for _, t := range strings.Split(getenv("API_TOKENS"), ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			c.APITokens = append(c.APITokens, t)
+		}
+	}
+	// Anonymous browser sessions are on by default only when no tokens are
+	// configured; with tokens set they must be asked for.
+	c.AllowAnonymous = boolVar(getenv, "ALLOW_ANONYMOUS", len(c.APITokens) == 0, &errs)
+	return c, errors.Join(errs...)
+}
+
+// Dev reports whether the configuration runs on embedded defaults.
+func (c Config) Dev() bool { return c.Env == "development" }
+
+// Validate checks the settings a role needs. needStorage is false for
+// `uploader dev`, which fills S3, Redis and the database itself.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Env != "development" && c.Env != "production" {
+		add("APP_ENV=%q: use development or production", c.Env)
+	}
+	if c.Port <= 0 || c.Port > 65535 {
+		add("PORT=%d: use a TCP port between 1 and 65535, e.g. 8080", c.Port)
+	}
+	if c.AppURL != "" {
+		if u, err := url.Parse(c.AppURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("APP_URL=%q: use the app's public origin, e.g. https://uploads.example.com", c.AppURL)
+		}
+	}
+	if c.CDNBaseURL != "" {
+		if u, err := url.Parse(c.CDNBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("CDN_BASE_URL=%q: use the CloudFront origin, e.g. https://d111111abcdef8.cloudfront.net", c.CDNBaseURL)
+		}
+	}
+	if c.S3Endpoint != "" {
+		if u, err := url.Parse(c.S3Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("S3_ENDPOINT=%q: use a URL such as http://127.0.0.1:9000, or leave it empty for AWS", c.S3Endpoint)
+		}
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "file:") {
+		add("DATABASE_URL: use postgres://user:pass@host:5432/db or sqlite:PATH")
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		add("REDIS_URL: use redis://host:6379 or rediss://… (Heroku Redis)")
+	}
+	if c.UploadExpires < 30*time.Second || c.UploadExpires > 7*24*time.Hour {
+		add("UPLOAD_EXPIRES=%s: use a duration between 30s and 168h, e.g. 10m", c.UploadExpires)
+	}
+	if c.MaxPixels < 1_000_000 {
+		add("MAX_PIXELS=%d: use at least 1000000 (1 MP); the default is 50000000", c.MaxPixels)
+	}
+	if c.WorkerConcurrency < 1 || c.WorkerConcurrency > 64 {
+		add("WORKER_CONCURRENCY=%d: use 1..64", c.WorkerConcurrency)
+	}
+	if c.WorkerMemoryMB < 128 {
+		add("WORKER_MEMORY_MB=%d: use at least 128", c.WorkerMemoryMB)
+	}
+	if c.OptimizeTimeout <= 0 {
+		add("OPTIMIZE_TIMEOUT=%s: use a positive duration, e.g. 20s", c.OptimizeTimeout)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("LOG_LEVEL=%q: use debug, info, warn or error", c.LogLevel)
+	}
+	if c.Dev() {
+		return errors.Join(errs...)
+	}
+	// Production needs real services and an explicit access decision.
+	if c.DatabaseURL == "" {
+		add("DATABASE_URL is not set: give the Postgres URL (Heroku sets it with the heroku-postgresql add-on)")
+	}
+	if c.RedisURL == "" {
+		add("REDIS_URL is not set: give the Redis URL (Heroku sets it with the heroku-redis add-on)")
+	}
+	if c.S3Bucket == "" {
+		add("S3_BUCKET is not set: name the bucket uploads go to")
+	}
+	if c.AppURL == "" {
+		add("APP_URL is not set: give the app's public origin, e.g. https://uploads.example.com (S3 CORS and redirects need it)")
+	}
+	if len(c.SessionSecret) < 32 && c.AllowAnonymous {
+		add("SESSION_SECRET must be at least 32 characters when ALLOW_ANONYMOUS=true (try: openssl rand -hex 32)")
+	}
+	if len(c.APITokens) == 0 && !c.AllowAnonymous {
+		add("API_TOKENS is empty and ALLOW_ANONYMOUS is not true: set tokens, or ALLOW_ANONYMOUS=true to let anyone upload")
+	}
+	return errors.Join(errs...)
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func intVar(getenv func(string) string, name string, def int, errs *[]error) int {
+	v := getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s=%q: not a whole number (default %d)", name, v, def))
+		return def
+	}
+	return n
+}
+
+func boolVar(getenv func(string) string, name string, def bool, errs *[]error) bool {
+	v := getenv(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s=%q: use true or false", name, v))
+		return def
+	}
+	return b
+}
+
+func durationVar(getenv func(string) string, name string, def time.Duration, errs *[]error) time.Duration {
+	v := getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s=%q: not a duration; use a value such as 10m or 90s (default %s)", name, v, def))
+		return def
+	}
+	return d
+}

@@ -1,0 +1,172 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"uploader/internal/imageproc"
+	"uploader/internal/upload"
+)
+
+// CacheControl is set on every published variant: variant keys carry a
+// version, so their bytes never change and may be cached for a year.
+const CacheControl = "public, max-age=31536000, immutable"
+
+// Objects is what the image job needs of the object store.
+type Objects interface {
+	Get(ctx context.Context, key string, maxBytes int64) ([]byte, error)
+	Put(ctx context.Context, key string, data []byte, contentType, cacheControl string) error
+	Copy(ctx context.Context, srcKey, dstKey string) error
+	Delete(ctx context.Context, keys ...string) error
+}
+
+// ProcessHandler runs image:process tasks.
+type ProcessHandler struct {
+	Store     upload.Store
+	Objects   Objects
+	Profiles  upload.Profiles
+	Optimizer *imageproc.Optimizer
+	MaxGIF    int64 // total GIF frame pixel budget; 0 = imageproc's default
+	Logger    *slog.Logger
+}
+
+// ProcessTask implements asynq.Handler.
+func (h *ProcessHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	var p ProcessPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || !upload.ValidID(p.UploadID) {
+		return fmt.Errorf("image:process: bad payload %q: %w", t.Payload(), asynq.SkipRetry)
+	}
+	log := h.Logger.With("upload_id", p.UploadID, "task", TypeProcess)
+	err := h.process(ctx, log, p)
+	if err == nil {
+		return nil
+	}
+	if final := upload.ErrorCode(err); final != upload.EINTERNAL && final != upload.EUNAVAILABLE {
+		// Retrying cannot fix a file that is not an image, too large or corrupt.
+		log.Info("upload refused", "code", final, "reason", upload.ErrorMessage(err))
+		merr := h.Store.MarkFailed(ctx, p.UploadID, final, upload.ErrorMessage(err))
+		if merr != nil && upload.ErrorCode(merr) != upload.ENOTFOUND {
+			return merr // the row must say failed: retry until it does
+		}
+		return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
+	}
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	log.Warn("processing failed", "err", err, "retried", retried, "max_retry", maxRetry)
+	if retried >= maxRetry {
+		msg := fmt.Sprintf("Processing failed after %d attempts; please upload the file again.", retried+1)
+		if merr := h.Store.MarkFailed(context.WithoutCancel(ctx), p.UploadID, upload.EINTERNAL, msg); merr != nil {
+			log.Error("mark failed", "err", merr)
+		}
+	}
+	return err
+}
+
+func (h *ProcessHandler) process(ctx context.Context, log *slog.Logger, p ProcessPayload) error {
+	start := time.Now()
+	u, err := h.Store.Upload(ctx, p.UploadID)
+	if upload.ErrorCode(err) == upload.ENOTFOUND {
+		log.Info("upload deleted before processing; nothing to do")
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if u.Status == upload.StatusReady {
+		return nil // a duplicate delivery after success
+	}
+	prof, ok := h.Profiles[u.Profile]
+	if !ok {
+		return upload.Errorf(upload.EINVALID, "The profile %q no longer exists.", u.Profile)
+	}
+
+	// The incoming object is the source on the first run; the private
+	// original is the source when an earlier run already moved it.
+	src := upload.IncomingKey(u.ID)
+	data, err := h.Objects.Get(ctx, src, prof.MaxBytes)
+	if upload.ErrorCode(err) == upload.ENOTFOUND {
+		src = upload.OriginalKey(u.ID)
+		data, err = h.Objects.Get(ctx, src, prof.MaxBytes)
+		if upload.ErrorCode(err) == upload.ENOTFOUND {
+			return upload.Errorf(upload.ENOTFOUND, "The uploaded file is no longer in storage; please upload it again.")
+		}
+	}
+	if upload.ErrorCode(err) == upload.ETOOLARGE {
+		return upload.Errorf(upload.ETOOLARGE, "This file is larger than the %s profile allows (%d MB).", prof.Name, prof.MaxBytes>>20)
+	}
+	if err != nil {
+		return err
+	}
+
+	res, err := imageproc.Process(ctx, data, prof, imageproc.Options{
+		MaxPixels:         prof.MaxPixels,
+		MaxGIFFramePixels: h.MaxGIF,
+		Optimizer:         h.Optimizer,
+	})
+	if err != nil {
+		return err
+	}
+
+	version, err := h.Store.BumpVersion(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	variants := make([]upload.Variant, 0, len(res.Outputs))
+	written := make([]string, 0, len(res.Outputs))
+	for _, o := range res.Outputs {
+		key := upload.VariantKey(u.ID, version, o.File)
+		if err := h.Objects.Put(ctx, key, o.Data, o.ContentType, CacheControl); err != nil {
+			h.cleanup(log, written)
+			return err
+		}
+		written = append(written, key)
+		variants = append(variants, upload.Variant{
+			UploadID: u.ID, Name: o.File, Key: key, ContentType: o.ContentType,
+			Width: o.Width, Height: o.Height, Bytes: int64(len(o.Data)), OriginalBytes: o.OriginalBytes,
+		})
+	}
+	if src == upload.IncomingKey(u.ID) {
+		if err := h.Objects.Copy(ctx, src, upload.OriginalKey(u.ID)); err != nil {
+			h.cleanup(log, written)
+			return err
+		}
+	}
+
+	old := u.Variants
+	u.ContentType, u.Width, u.Height, u.Blurhash = res.ContentType, res.Width, res.Height, res.Blurhash
+	u.Bytes = int64(len(data))
+	u.Variants = variants
+	if err := h.Store.MarkReady(ctx, u); err != nil {
+		h.cleanup(log, written)
+		return err
+	}
+	// The row now points at the new keys: the incoming copy and the
+	// previous version's variants are no longer needed.
+	stale := []string{upload.IncomingKey(u.ID)}
+	for _, v := range old {
+		stale = append(stale, v.Key)
+	}
+	if err := h.Objects.Delete(ctx, stale...); err != nil {
+		log.Warn("remove stale objects", "err", err)
+	}
+	log.Info("upload ready", "variants", len(variants), "width", res.Width, "height", res.Height,
+		"version", version, "elapsed_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+// cleanup removes variants written by a run that did not finish, so no
+// orphan objects stay public.
+func (h *ProcessHandler) cleanup(log *slog.Logger, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.Objects.Delete(ctx, keys...); err != nil {
+		log.Warn("remove partial variants", "err", err, "keys", len(keys))
+	}
+}

@@ -1,0 +1,57 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"uploader/internal/upload"
+)
+
+// index handles GET /: the upload page. Its form carries a presigned POST
+// policy, so the page works without JavaScript; upload.js enhances it.
+// The no-JS policy redirects to /uploads/{id}/uploaded with a signature
+// binding the ID to this visitor, so page views write nothing to the
+// database: the row is created when the file has arrived.
+func (s *Server) index(w http.ResponseWriter, r *http.Request) error {
+	prof, err := s.profile(r.URL.Query().Get("profile"))
+	if err != nil {
+		return err
+	}
+	owner := ownerOf(r.Context()).Owner
+	now := s.now()
+	u := &upload.Upload{ID: upload.NewID(now), Profile: prof.Name, DeclaredType: prof.AllowedTypes[0]}
+	exp := now.Add(s.cfg.UploadExpires).Unix()
+	redirect := fmt.Sprintf("%s/uploads/%s/uploaded?profile=%s&exp=%d&sig=%s", s.cfg.AppURL, u.ID,
+		url.QueryEscape(prof.Name), exp, s.sign(uploadedClaim(u.ID, owner, prof.Name, exp)))
+	post, err := s.presign(r.Context(), u, prof, redirect)
+	if err != nil {
+		return err
+	}
+	recent, err := s.store.ListUploads(r.Context(), owner, "", 6)
+	if err != nil {
+		return err
+	}
+	page := indexPage{layout: s.layout(r, "Upload"), Form: uploadForm{Action: post.URL, Fields: sortedFields(post.Fields)}}
+	for _, name := range s.profiles.Names() {
+		p := s.profiles[name]
+		opt := profileOption{
+			Name: name, Selected: name == prof.Name, MaxBytes: p.MaxBytes,
+			MaxBytesText: humanBytes(p.MaxBytes), Accept: strings.Join(p.AllowedTypes, ","),
+		}
+		page.Profiles = append(page.Profiles, opt)
+		if opt.Selected {
+			page.Form.Profile = opt
+		}
+	}
+	for _, ru := range recent {
+		page.Recent = append(page.Recent, s.toView(ru))
+	}
+	return s.render(w, http.StatusOK, "index", page)
+}
+
+func uploadedClaim(id, owner, profile string, exp int64) string {
+	return "uploaded|" + id + "|" + owner + "|" + profile + "|" + strconv.FormatInt(exp, 10)
+}

@@ -1,0 +1,125 @@
+package web
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+
+	"uploader/internal/upload"
+)
+
+// uploadJSON is the JSON form of an upload (GET /api/uploads/{id}).
+type uploadJSON struct {
+	ID        string        `json:"id"`
+	Status    string        `json:"status"`
+	Profile   string        `json:"profile"`
+	Filename  string        `json:"filename"`
+	Width     int           `json:"width,omitempty"`
+	Height    int           `json:"height,omitempty"`
+	Bytes     int64         `json:"bytes,omitempty"`
+	Blurhash  string        `json:"blurhash,omitempty"`
+	Error     *errorDetail  `json:"error"`
+	Variants  []variantJSON `json:"variants"`
+	CreatedAt string        `json:"created_at"`
+}
+
+type variantJSON struct {
+	Name          string `json:"name"`
+	URL           string `json:"url"`
+	Width         int    `json:"width"`
+	Height        int    `json:"height"`
+	Bytes         int64  `json:"bytes"`
+	OriginalBytes int64  `json:"original_bytes"`
+	ContentType   string `json:"content_type"`
+}
+
+func (s *Server) toJSON(u *upload.Upload) uploadJSON {
+	j := uploadJSON{
+		ID: u.ID, Status: string(u.Status), Profile: u.Profile, Filename: u.Filename,
+		Width: u.Width, Height: u.Height, Bytes: u.Bytes, Blurhash: u.Blurhash,
+		Variants: []variantJSON{}, CreatedAt: u.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"),
+	}
+	if u.Status == upload.StatusFailed {
+		j.Error = &errorDetail{Code: u.ErrorCode, Message: u.ErrorMessage}
+	}
+	for _, v := range u.Variants {
+		j.Variants = append(j.Variants, variantJSON{
+			Name: v.Name, URL: s.cdn.URL(v.Key), Width: v.Width, Height: v.Height,
+			Bytes: v.Bytes, OriginalBytes: v.OriginalBytes, ContentType: v.ContentType,
+		})
+	}
+	return j
+}
+
+func (s *Server) toView(u *upload.Upload) uploadView {
+	v := uploadView{
+		ID: u.ID, Filename: displayName(u.Filename), Profile: u.Profile, Status: string(u.Status),
+		Done:         u.Status == upload.StatusReady || u.Status == upload.StatusFailed,
+		ErrorMessage: u.ErrorMessage, Width: u.Width, Height: u.Height, Blurhash: u.Blurhash,
+		PageURL: "/uploads/" + u.ID, StatusURL: "/api/uploads/" + u.ID, EventsURL: "/uploads/" + u.ID + "/events",
+		CreatedAt: u.CreatedAt,
+	}
+	for _, vr := range u.Variants {
+		vv := variantView{
+			Name: vr.Name, URL: s.cdn.URL(vr.Key), ContentType: vr.ContentType,
+			Width: vr.Width, Height: vr.Height, Bytes: vr.Bytes, BytesText: humanBytes(vr.Bytes),
+		}
+		if vr.OriginalBytes > vr.Bytes && vr.OriginalBytes > 0 {
+			vv.SavingText = fmt.Sprintf("−%d%% (optimized)", (vr.OriginalBytes-vr.Bytes)*100/vr.OriginalBytes)
+		}
+		v.Variants = append(v.Variants, vv)
+	}
+	// The preview is the mid-size image in the primary format: the first
+	// non-WebP variant at most 1024 wide, else the first variant.
+	for i := range v.Variants {
+		vv := &v.Variants[i]
+		if vv.ContentType != "image/webp" && vv.Width <= 1024 {
+			v.Preview = vv
+			break
+		}
+	}
+	if v.Preview == nil && len(v.Variants) > 0 {
+		v.Preview = &v.Variants[0]
+	}
+	return v
+}
+
+// humanBytes formats a size the way people read it: "31 MB", "182 KB".
+func humanBytes(n int64) string {
+	switch {
+	case n >= 10<<20:
+		return fmt.Sprintf("%d MB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// cleanFilename keeps a client's filename as data only: no path, no
+// control or bidirectional-override characters, at most 255 characters.
+// It is stored and shown, never used in a key.
+func cleanFilename(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u200b' || r == '\ufeff' {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(name)
+	if r := []rune(name); len(r) > 255 {
+		name = string(r[:255])
+	}
+	if name == "" || name == "." || name == ".." {
+		return "upload"
+	}
+	return name
+}
+
+// displayName is cleanFilename applied again on the way out, for rows
+// written before the rules tightened.
+func displayName(name string) string { return cleanFilename(name) }

@@ -1,0 +1,42 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+// Handler returns the whole route table.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, middleware.RealIP, s.requestLog, middleware.Recoverer, s.securityHeaders)
+
+	r.Get("/healthz", s.healthz)
+	r.Get("/static/*", s.serveStatic)
+	if s.cfg.ServeCDN {
+		r.Get("/cdn/*", s.cdnObject)
+	}
+
+	r.Group(func(r chi.Router) {
+		// Cookie-authenticated state changes must come from our own origin.
+		r.Use(http.NewCrossOriginProtection().Handler, s.authenticate, s.requireOwner)
+
+		r.Get("/", s.page(s.index))
+		r.Get("/uploads", s.page(s.gallery))
+		r.Get("/uploads/{id}", s.page(s.showUploadPage))
+		r.Get("/uploads/{id}/uploaded", s.page(s.uploaded))
+		r.Get("/uploads/{id}/events", s.api(s.uploadEvents))
+		r.Post("/uploads/{id}/delete", s.page(s.deleteUploadPage))
+
+		r.Post("/api/uploads", s.api(s.createUpload))
+		r.Get("/api/uploads", s.api(s.listUploads))
+		r.Get("/api/uploads/{id}", s.api(s.showUpload))
+		r.Post("/api/uploads/{id}/complete", s.api(s.completeUpload))
+		r.Delete("/api/uploads/{id}", s.api(s.deleteUpload))
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, errorBody{errorDetail{"not_found", "No such page."}})
+	})
+	return r
+}

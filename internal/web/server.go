@@ -1,0 +1,195 @@
+// Package web is the HTTP side of uploader: pages, the JSON API, static
+// files and, in development, the stand-in for the CDN.
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"uploader/internal/cdn"
+	"uploader/internal/s3store"
+	"uploader/internal/upload"
+)
+
+// Objects is what the web role needs of the object store.
+type Objects interface {
+	PresignPost(ctx context.Context, p s3store.PostPolicy) (*s3store.PresignedPost, error)
+	Head(ctx context.Context, key string) (s3store.ObjectInfo, error)
+	Get(ctx context.Context, key string, maxBytes int64) ([]byte, error)
+	Delete(ctx context.Context, keys ...string) error
+	DeletePrefix(ctx context.Context, prefix string) error
+}
+
+// Enqueuer queues the image job of an upload.
+type Enqueuer interface {
+	EnqueueProcess(ctx context.Context, id string, p upload.Profile) error
+}
+
+// Pinger is a dependency /healthz checks.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Config is the web role's part of the configuration.
+type Config struct {
+	AppURL         string // public origin, e.g. https://uploads.example.com
+	APITokens      []string
+	AllowAnonymous bool
+	SessionSecret  []byte
+	SecureCookies  bool
+	UploadExpires  time.Duration
+	S3Origin       string // scheme://host of the S3 POST endpoint, for the CSP
+	ServeCDN       bool   // serve variants/ at /cdn/ (development only)
+	DefaultProfile string
+}
+
+// Server holds the web role's dependencies. Build it with New.
+type Server struct {
+	cfg      Config
+	store    upload.Store
+	objects  Objects
+	jobs     Enqueuer
+	profiles upload.Profiles
+	cdn      *cdn.URLs
+	health   map[string]Pinger
+	log      *slog.Logger
+	views    *views
+	tokens   map[[32]byte]string // sha256(token) -> owner
+	now      func() time.Time
+}
+
+// Deps are the parts New wires together.
+type Deps struct {
+	Config   Config
+	Store    upload.Store
+	Objects  Objects
+	Jobs     Enqueuer
+	Profiles upload.Profiles
+	CDN      *cdn.URLs
+	Health   map[string]Pinger
+	Logger   *slog.Logger
+}
+
+// New parses the templates (a broken template fails here, not on a request)
+// and returns the server.
+func New(d Deps) (*Server, error) {
+	v, err := loadViews()
+	if err != nil {
+		return nil, err
+	}
+	if d.Config.DefaultProfile == "" {
+		d.Config.DefaultProfile = "photo"
+	}
+	if _, ok := d.Profiles[d.Config.DefaultProfile]; !ok {
+		return nil, fmt.Errorf("web: default profile %q is not defined", d.Config.DefaultProfile)
+	}
+	if len(d.Config.SessionSecret) < 16 {
+		return nil, errors.New("web: session secret shorter than 16 bytes")
+	}
+	s := &Server{
+		cfg: d.Config, store: d.Store, objects: d.Objects, jobs: d.Jobs, profiles: d.Profiles,
+		cdn: d.CDN, health: d.Health, log: d.Logger, views: v,
+		tokens: map[[32]byte]string{}, now: time.Now,
+	}
+	for _, t := range d.Config.APITokens {
+		sum := sha256.Sum256([]byte(t))
+		s.tokens[sum] = "t_" + hex.EncodeToString(sum[:8])
+	}
+	return s, nil
+}
+
+// handlerFunc is an HTTP handler that returns its error; adapt turns it
+// into an http.HandlerFunc so errors are answered in one place.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) api(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.errorJSON(w, r, err)
+		}
+	}
+}
+
+func (s *Server) page(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.errorPage(w, r, err)
+		}
+	}
+}
+
+var statusOf = map[string]int{
+	upload.ECONFLICT:     http.StatusConflict,
+	upload.EINVALID:      http.StatusBadRequest,
+	upload.ENOTFOUND:     http.StatusNotFound,
+	upload.EUNAUTHORIZED: http.StatusUnauthorized,
+	upload.EFORBIDDEN:    http.StatusForbidden,
+	upload.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	upload.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	upload.ECORRUPT:      http.StatusUnprocessableEntity,
+	upload.ETOOMANYPX:    http.StatusUnprocessableEntity,
+	upload.ERATELIMIT:    http.StatusTooManyRequests,
+	upload.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	upload.EEXPIRED:      http.StatusGone,
+	upload.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// ErrorStatus maps an error to its HTTP status. Unknown codes are 500.
+func ErrorStatus(err error) int {
+	if st, ok := statusOf[upload.ErrorCode(err)]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *Server) logError(r *http.Request, err error) {
+	if upload.ErrorCode(err) == upload.EINTERNAL {
+		s.logger(r).Error("request failed", "err", err)
+	}
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (s *Server) errorJSON(w http.ResponseWriter, r *http.Request, err error) {
+	s.logError(r, err)
+	st := ErrorStatus(err)
+	if st == http.StatusServiceUnavailable || st == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "2")
+	}
+	writeJSON(w, st, errorBody{errorDetail{upload.ErrorCode(err), upload.ErrorMessage(err)}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"error":{"code":"internal","message":"encoding failed"}}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}
+
+// decodeJSON reads a small JSON body into v.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<10))
+	if err := dec.Decode(v); err != nil {
+		return upload.Errorf(upload.EINVALID, "The request body is not valid JSON: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,64 @@
+package web
+
+import (
+	"crypto/hmac"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"uploader/internal/upload"
+)
+
+// showUploadPage handles GET /uploads/{id}.
+func (s *Server) showUploadPage(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.ownUpload(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	v := s.toView(u)
+	return s.render(w, http.StatusOK, "upload", uploadPage{layout: s.layout(r, v.Filename), Upload: v, Refresh: !v.Done})
+}
+
+// uploaded handles GET /uploads/{id}/uploaded, where S3 redirects a form
+// posted without JavaScript. The signature proves the index page issued
+// this ID to this visitor; the row is created now, then completed.
+func (s *Server) uploaded(w http.ResponseWriter, r *http.Request) error {
+	id := chi.URLParam(r, "id")
+	q := r.URL.Query()
+	owner := ownerOf(r.Context()).Owner
+	exp, _ := strconv.ParseInt(q.Get("exp"), 10, 64)
+	want := s.sign(uploadedClaim(id, owner, q.Get("profile"), exp))
+	if !upload.ValidID(id) || !hmac.Equal([]byte(want), []byte(q.Get("sig"))) {
+		return upload.Errorf(upload.ENOTFOUND, "This upload link is not valid for you.")
+	}
+	prof, err := s.profile(q.Get("profile"))
+	if err != nil {
+		return err
+	}
+	u, err := s.store.Upload(r.Context(), id)
+	if upload.ErrorCode(err) == upload.ENOTFOUND {
+		info, herr := s.objects.Head(r.Context(), upload.IncomingKey(id))
+		if herr != nil {
+			return upload.Errorf(upload.ECONFLICT, "The file has not arrived in storage; please upload it again.")
+		}
+		now := s.now()
+		u = &upload.Upload{
+			ID: id, Profile: prof.Name, Owner: owner, Filename: "upload",
+			DeclaredType: normalizeType(info.ContentType), DeclaredBytes: info.Size,
+			Status: upload.StatusPending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now,
+		}
+		if err := s.store.CreateUpload(r.Context(), u); err != nil && upload.ErrorCode(err) != upload.ECONFLICT {
+			return err
+		}
+	} else if err != nil {
+		return err
+	} else if u.Owner != owner {
+		return upload.Errorf(upload.ENOTFOUND, "Upload %s was not found.", id)
+	}
+	if _, err := s.complete(r.Context(), u); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/uploads/"+id, http.StatusSeeOther)
+	return nil
+}

@@ -1,0 +1,146 @@
+package web
+
+import (
+	"context"
+	"mime"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"uploader/internal/s3store"
+	"uploader/internal/upload"
+)
+
+type createRequest struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	Profile     string `json:"profile"`
+}
+
+type createResponse struct {
+	ID        string     `json:"id"`
+	Upload    postFields `json:"upload"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	StatusURL string     `json:"status_url"`
+}
+
+type postFields struct {
+	URL    string            `json:"url"`
+	Fields map[string]string `json:"fields"`
+}
+
+// createUpload handles POST /api/uploads: it checks the request against the
+// profile, records a pending upload and signs a POST policy for it.
+func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
+	var req createRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	prof, err := s.profile(req.Profile)
+	if err != nil {
+		return err
+	}
+	ct := normalizeType(req.ContentType)
+	if !prof.Allows(ct) {
+		return typeError(req.ContentType, req.Filename)
+	}
+	switch {
+	case req.Size <= 0:
+		return upload.Errorf(upload.EINVALID, "size must be the file's size in bytes (more than 0).")
+	case req.Size > prof.MaxBytes:
+		return upload.Errorf(upload.ETOOLARGE, "This file is %s; the limit is %s.", humanBytes(req.Size), humanBytes(prof.MaxBytes))
+	}
+	now := s.now()
+	u := &upload.Upload{
+		ID: upload.NewID(now), Profile: prof.Name, Owner: ownerOf(r.Context()).Owner,
+		Filename: cleanFilename(req.Filename), DeclaredType: ct, DeclaredBytes: req.Size,
+		Status: upload.StatusPending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.UploadExpires),
+	}
+	post, err := s.presign(r.Context(), u, prof, "")
+	if err != nil {
+		return err
+	}
+	if err := s.store.CreateUpload(r.Context(), u); err != nil {
+		return err
+	}
+	s.logger(r).Info("upload presigned", "upload_id", u.ID, "profile", prof.Name, "declared_bytes", req.Size)
+	writeJSON(w, http.StatusCreated, createResponse{
+		ID: u.ID, Upload: postFields{URL: post.URL, Fields: post.Fields},
+		ExpiresAt: post.ExpiresAt.UTC(), StatusURL: "/api/uploads/" + u.ID,
+	})
+	return nil
+}
+
+// presign signs the POST policy for u: the exact key, the size range of the
+// profile, the declared type, and either a 201 answer or a redirect.
+func (s *Server) presign(ctx context.Context, u *upload.Upload, prof upload.Profile, redirect string) (*s3store.PresignedPost, error) {
+	p := s3store.PostPolicy{
+		Key:                   upload.IncomingKey(u.ID),
+		ContentType:           u.DeclaredType,
+		MaxBytes:              prof.MaxBytes,
+		Expires:               s.cfg.UploadExpires,
+		SuccessActionStatus:   http.StatusCreated,
+		SuccessActionRedirect: redirect,
+	}
+	post, err := s.objects.PresignPost(ctx, p)
+	if err != nil {
+		return nil, upload.Errorf(upload.EUNAVAILABLE, "Could not prepare the upload; please retry in a moment.")
+	}
+	return post, nil
+}
+
+func (s *Server) profile(name string) (upload.Profile, error) {
+	if name == "" {
+		name = s.cfg.DefaultProfile
+	}
+	p, ok := s.profiles[name]
+	if !ok {
+		return p, upload.Errorf(upload.EINVALID, "Unknown profile %q; use one of: %s.", name, strings.Join(s.profiles.Names(), ", "))
+	}
+	return p, nil
+}
+
+// normalizeType lowercases a content type, drops its parameters and maps
+// the common misspelling image/jpg.
+func normalizeType(ct string) string {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		mt = strings.ToLower(strings.TrimSpace(ct))
+	}
+	if mt == "image/jpg" || mt == "image/pjpeg" {
+		mt = "image/jpeg"
+	}
+	return mt
+}
+
+var typeNames = map[string]string{
+	"image/svg+xml": "an SVG drawing", "image/tiff": "a TIFF image", "image/bmp": "a BMP image",
+	"image/heic": "a HEIC photo", "image/heif": "a HEIF photo", "image/avif": "an AVIF image",
+	"application/pdf": "a PDF document", "text/html": "an HTML page", "text/plain": "a text file",
+	"video/mp4": "a video", "video/quicktime": "a video", "application/zip": "a ZIP archive",
+}
+
+func typeError(declared, filename string) error {
+	what := typeNames[normalizeType(declared)]
+	switch {
+	case what != "":
+	case declared == "":
+		what = "of unknown type"
+	default:
+		what = "of type " + declared
+	}
+	return upload.Errorf(upload.EUNSUPPORTED, "This file is %s; only JPEG, PNG, GIF and WebP images are accepted.", what)
+}
+
+// sortedFields returns a policy's form fields in a stable order for the
+// server-rendered form.
+func sortedFields(m map[string]string) []field {
+	out := make([]field, 0, len(m))
+	for k, v := range m {
+		out = append(out, field{Name: k, Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
