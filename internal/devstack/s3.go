@@ -106,7 +106,10 @@ func (s *S3) Stop() {
 func backend(dir string) (*posix.Posix, error) {
 	// Prefer extended attributes; fall back to sidecar files on filesystems
 	// without them (tmpfs in some containers, for example).
-	if be, err := posix.New(dir, meta.XattrMeta{}, posix.PosixOpts{}); err == nil {
+	// CopyObjectThreshold is 0 (no copies at all) unless set; 5 GiB is
+	// the S3 limit versitygw's own command line uses.
+	opts := posix.PosixOpts{CopyObjectThreshold: 5 << 30}
+	if be, err := posix.New(dir, meta.XattrMeta{}, opts); err == nil {
 		if xattrWorks(dir) {
 			return be, nil
 		}
@@ -120,7 +123,8 @@ func backend(dir string) (*posix.Posix, error) {
 	if err != nil {
 		return nil, err
 	}
-	return posix.New(dir, sc, posix.PosixOpts{SideCarDir: side})
+	opts.SideCarDir = side
+	return posix.New(dir, sc, opts)
 }
 
 func waitHTTP(endpoint string, done <-chan error) error {

@@ -1,0 +1,62 @@
+package imageproc
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+
+	"github.com/gen2brain/webp"
+
+	"uploader/internal/upload"
+)
+
+// outputFormat resolves a spec format to a content type and file extension.
+// "auto" means JPEG unless the source has a non-opaque pixel.
+func outputFormat(format string, alpha bool) (ct, ext string) {
+	switch format {
+	case upload.FormatJPEG:
+		return TypeJPEG, "jpg"
+	case upload.FormatPNG:
+		return TypePNG, "png"
+	case upload.FormatWebP:
+		return TypeWebP, "webp"
+	}
+	if alpha {
+		return TypePNG, "png"
+	}
+	return TypeJPEG, "jpg"
+}
+
+// encode writes m in the given type. Encoding from pixels is also what
+// strips metadata: none of these encoders writes EXIF, XMP, ICC or text.
+func encode(m *image.NRGBA, ct string, quality int, alpha bool) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(m.Rect.Dx() * m.Rect.Dy() / 4)
+	var err error
+	switch ct {
+	case TypeJPEG:
+		src := m
+		if alpha {
+			src = flatten(m)
+		}
+		err = jpeg.Encode(&buf, asRGBA(src), &jpeg.Options{Quality: quality})
+	case TypePNG:
+		enc := png.Encoder{CompressionLevel: png.DefaultCompression}
+		if alpha {
+			err = enc.Encode(&buf, m)
+		} else {
+			// RGBA lets the encoder see the image is opaque and write RGB.
+			err = enc.Encode(&buf, asRGBA(m))
+		}
+	case TypeWebP:
+		err = webp.Encode(&buf, m, webp.Options{Quality: quality, Method: 4})
+	default:
+		return nil, fmt.Errorf("imageproc: cannot encode %q", ct)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("imageproc: encode %s: %w", ct, err)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,275 @@
+package imageproc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"golang.org/x/image/webp"
+
+	"github.com/disintegration/imaging"
+)
+
+// optimizerTools are the programs NewOptimizer looks for, in the order
+// Tools reports them.
+var optimizerTools = []string{"jpegtran", "jpegoptim", "optipng", "advpng", "zopflipng", "gifsicle", "cwebp", "pngquant"}
+
+// Optimizer runs the lossless (and, when allowed, lossy) optimizers found on
+// PATH, like ImageOptim does, and keeps the smallest result that is still the
+// same image. It is safe for concurrent use.
+type Optimizer struct {
+	timeout time.Duration
+	paths   map[string]string
+}
+
+// NewOptimizer finds the optimizer tools on PATH. Each run of a tool is
+// bounded by timeout (0: 30 s). It may find none; then Optimize returns its
+// input unchanged.
+func NewOptimizer(timeout time.Duration) *Optimizer {
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	o := &Optimizer{timeout: timeout, paths: map[string]string{}}
+	for _, t := range optimizerTools {
+		if p, err := exec.LookPath(t); err == nil {
+			o.paths[t] = p
+		}
+	}
+	return o
+}
+
+// Tools returns the names of the tools found, sorted.
+func (o *Optimizer) Tools() []string {
+	var ts []string
+	for t := range o.paths {
+		ts = append(ts, t)
+	}
+	sort.Strings(ts)
+	return ts
+}
+
+// step is one way of running a tool: args builds the command line from the
+// input and output paths; inPlace tools rewrite a copy of the input instead.
+type step struct {
+	tool     string
+	args     func(in, out string) []string
+	inPlace  bool
+	stdout   bool // the tool writes the result to stdout
+	lossless bool // the result must decode to identical pixels
+	then     []step
+}
+
+func (o *Optimizer) steps(contentType string, data []byte, lossy bool) []step {
+	var ss []step
+	pngLossless := []step{
+		{tool: "optipng", lossless: true, args: func(in, out string) []string {
+			return []string{"-quiet", "-o2", "-strip", "all", "-out", out, in}
+		}},
+		{tool: "zopflipng", lossless: true, args: func(in, out string) []string {
+			return []string{"-y", "--lossy_transparent=false", in, out}
+		}},
+		{tool: "advpng", lossless: true, inPlace: true, args: func(in, _ string) []string {
+			return []string{"-z", "-3", "-q", in}
+		}},
+	}
+	switch contentType {
+	case TypeJPEG:
+		ss = []step{
+			{tool: "jpegtran", lossless: true, args: func(in, out string) []string {
+				return []string{"-copy", "none", "-optimize", "-progressive", "-outfile", out, in}
+			}},
+			{tool: "jpegoptim", lossless: true, stdout: true, args: func(in, _ string) []string {
+				return []string{"--quiet", "--strip-all", "--all-progressive", "--stdout", in}
+			}},
+		}
+	case TypePNG:
+		ss = pngLossless
+		if lossy {
+			// pngquant exits 99 when it cannot reach the minimum quality;
+			// that is a skip, like any other failure.
+			ss = append(ss, step{tool: "pngquant", args: func(in, out string) []string {
+				return []string{"--quality=70-95", "--speed", "3", "--strip", "--force", "--output", out, in}
+			}, then: pngLossless})
+		}
+	case TypeGIF:
+		ss = []step{{tool: "gifsicle", lossless: true, args: func(in, out string) []string {
+			return []string{"-O3", "--no-comments", "--no-names", "-o", out, in}
+		}}}
+	case TypeWebP:
+		// Re-encoding lossy WebP loses quality a second time, so cwebp only
+		// recompresses lossless (VP8L) files, where it is exact.
+		if isLosslessWebP(data) {
+			ss = []step{{tool: "cwebp", lossless: true, args: func(in, out string) []string {
+				return []string{"-quiet", "-lossless", "-exact", "-z", "9", "-metadata", "none", in, "-o", out}
+			}}}
+		}
+	}
+	return ss
+}
+
+func isLosslessWebP(b []byte) bool {
+	// Simple lossless files have their VP8L chunk first; extended ones
+	// (VP8X) may too, after optional chunks.
+	return len(b) >= 16 && (string(b[12:16]) == "VP8L" || (string(b[12:16]) == "VP8X" && bytes.Contains(b[:min(len(b), 4096)], []byte("VP8L"))))
+}
+
+// Optimize runs the applicable tools and keeps the smallest output that
+// still decodes to the same dimensions (and, for lossless steps, the same
+// pixels). lossy permits pngquant. A tool that is missing, fails, times out
+// or produces something unacceptable is skipped; the only error returned is
+// ctx's, so a broken tool never fails an upload.
+func (o *Optimizer) Optimize(ctx context.Context, contentType string, data []byte, lossy bool) ([]byte, error) {
+	if o == nil || len(o.paths) == 0 {
+		return data, nil
+	}
+	steps := o.steps(contentType, data, lossy)
+	if len(steps) == 0 {
+		return data, nil
+	}
+	ref, err := decodeAny(contentType, data)
+	if err != nil {
+		return data, nil // not ours to judge: nothing to compare against
+	}
+	dir, err := os.MkdirTemp("", "imageproc-opt-*")
+	if err != nil {
+		return data, nil
+	}
+	defer os.RemoveAll(dir)
+
+	best := data
+	var run func(steps []step, in []byte)
+	run = func(steps []step, in []byte) {
+		for _, s := range steps {
+			if ctx.Err() != nil {
+				return
+			}
+			out, ok := o.run(ctx, dir, s, contentType, in)
+			if !ok || !sameImage(contentType, ref, out, s.lossless) {
+				continue
+			}
+			if len(out) < len(best) {
+				best = out
+			}
+			if len(s.then) > 0 {
+				run(s.then, out)
+			}
+		}
+	}
+	run(steps, data)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return best, nil
+}
+
+// run executes one step on a temp file and returns its output bytes.
+func (o *Optimizer) run(ctx context.Context, dir string, s step, contentType string, in []byte) ([]byte, bool) {
+	path, ok := o.paths[s.tool]
+	if !ok {
+		return nil, false
+	}
+	ext := map[string]string{TypeJPEG: ".jpg", TypePNG: ".png", TypeGIF: ".gif", TypeWebP: ".webp"}[contentType]
+	f, err := os.CreateTemp(dir, s.tool+"-in-*"+ext)
+	if err != nil {
+		return nil, false
+	}
+	inPath := f.Name()
+	_, werr := f.Write(in)
+	if cerr := f.Close(); werr != nil || cerr != nil {
+		return nil, false
+	}
+	defer os.Remove(inPath)
+	outPath := filepath.Join(dir, filepath.Base(inPath)+".out"+ext)
+	defer os.Remove(outPath)
+
+	tctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	cmd := exec.CommandContext(tctx, path, s.args(inPath, outPath)...)
+	cmd.Dir = dir
+	cmd.WaitDelay = time.Second
+	var stdout bytes.Buffer
+	if s.stdout {
+		cmd.Stdout = &stdout
+	}
+	if err := cmd.Run(); err != nil {
+		return nil, false
+	}
+	var out []byte
+	switch {
+	case s.stdout:
+		out = stdout.Bytes()
+	case s.inPlace:
+		out, err = os.ReadFile(inPath)
+	default:
+		out, err = os.ReadFile(outPath)
+	}
+	if err != nil || len(out) == 0 {
+		return nil, false
+	}
+	return out, true
+}
+
+// decodeAny decodes with the decoder of the given type. The optimizer only
+// sees bytes Process encoded (or the caller vouches for), but a tool's
+// output is untrusted, hence the recover.
+func decodeAny(contentType string, data []byte) (img image.Image, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			img, err = nil, errors.New("imageproc: decoder panic")
+		}
+	}()
+	r := bytes.NewReader(data)
+	switch contentType {
+	case TypeJPEG:
+		return jpeg.Decode(r)
+	case TypePNG:
+		return png.Decode(r)
+	case TypeGIF:
+		return gif.Decode(r)
+	case TypeWebP:
+		return webp.Decode(r)
+	}
+	return nil, errors.New("imageproc: unknown type " + contentType)
+}
+
+// sameImage checks a tool's output against the reference decode: same
+// dimensions always, and the same pixels for lossless steps. Fully
+// transparent pixels compare equal whatever their colour, since optimizers
+// may legitimately zero it.
+func sameImage(contentType string, ref image.Image, out []byte, lossless bool) bool {
+	m, err := decodeAny(contentType, out)
+	if err != nil || m.Bounds().Size() != ref.Bounds().Size() {
+		return false
+	}
+	if !lossless {
+		return true
+	}
+	// JPEG: compare the decoded planes directly, which avoids converting
+	// two full images to RGBA.
+	if a, ok := ref.(*image.YCbCr); ok {
+		if b, ok := m.(*image.YCbCr); ok && a.SubsampleRatio == b.SubsampleRatio &&
+			a.YStride == b.YStride && a.CStride == b.CStride {
+			return bytes.Equal(a.Y, b.Y) && bytes.Equal(a.Cb, b.Cb) && bytes.Equal(a.Cr, b.Cr)
+		}
+	}
+	na, nb := imaging.Clone(ref), imaging.Clone(m)
+	for i := 0; i+3 < len(na.Pix); i += 4 {
+		if na.Pix[i+3] == 0 && nb.Pix[i+3] == 0 {
+			continue
+		}
+		if [4]byte(na.Pix[i:i+4]) != [4]byte(nb.Pix[i:i+4]) {
+			return false
+		}
+	}
+	return true
+}
+

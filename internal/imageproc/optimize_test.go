@@ -1,0 +1,247 @@
+package imageproc
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gen2brain/webp"
+
+	"uploader/internal/upload"
+)
+
+func needTool(t *testing.T, o *Optimizer, tool string) {
+	t.Helper()
+	if !slices.Contains(o.Tools(), tool) {
+		t.Skipf("%s is not on PATH", tool)
+	}
+}
+
+// onlyTools narrows an optimizer to some of the tools it found, so each
+// subtest shows what one tool does.
+func onlyTools(o *Optimizer, tools ...string) *Optimizer {
+	n := &Optimizer{timeout: o.timeout, paths: map[string]string{}}
+	for _, t := range tools {
+		if p, ok := o.paths[t]; ok {
+			n.paths[t] = p
+		}
+	}
+	return n
+}
+
+// graphic is a PNG-friendly image with flat areas and a transparent hole,
+// which Go's PNG encoder compresses far from optimally.
+func graphic(w, h int) *image.NRGBA {
+	m := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := color.NRGBA{uint8(x * 255 / w), uint8(y * 255 / h), uint8((x + y) % 7 * 30), 255}
+			if (x-w/2)*(x-w/2)+(y-h/2)*(y-h/2) < w*h/16 {
+				c = color.NRGBA{0, 0, 0, 0}
+			}
+			m.SetNRGBA(x, y, c)
+		}
+	}
+	return m
+}
+
+func TestOptimizer(t *testing.T) {
+	all := NewOptimizer(10 * time.Second)
+	t.Logf("tools found: %v", all.Tools())
+	ctx := context.Background()
+	jpg := encodeJPEG(t, photo(400, 300, 11), 85)
+	pngData := encodePNG(t, graphic(200, 160))
+	gifData := encodeGIF(t, graphic(200, 160))
+	var webpLossless, webpLossy bytes.Buffer
+	if err := webp.Encode(&webpLossless, graphic(200, 160), webp.Options{Lossless: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := webp.Encode(&webpLossy, photo(200, 160, 1), webp.Options{Quality: 80}); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		tool        string
+		contentType string
+		data        []byte
+		lossy       bool
+		exact       bool // pixels must be identical
+		check       func(t *testing.T, out []byte)
+	}{
+		{"jpegtran", TypeJPEG, jpg, false, true, func(t *testing.T, out []byte) {
+			if !isProgressive(out) {
+				t.Error("jpegtran output is not progressive")
+			}
+		}},
+		{"jpegoptim", TypeJPEG, jpg, false, true, nil},
+		{"optipng", TypePNG, pngData, false, true, nil},
+		{"zopflipng", TypePNG, pngData, false, true, nil},
+		{"advpng", TypePNG, pngData, false, true, nil},
+		{"pngquant", TypePNG, pngData, true, false, nil},
+		{"gifsicle", TypeGIF, gifData, false, true, nil},
+		{"cwebp", TypeWebP, webpLossless.Bytes(), false, true, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.tool, func(t *testing.T) {
+			needTool(t, all, tc.tool)
+			o := onlyTools(all, tc.tool)
+			out, err := o.Optimize(ctx, tc.contentType, tc.data, tc.lossy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out) >= len(tc.data) {
+				t.Fatalf("%s: %d bytes -> %d, want smaller", tc.tool, len(tc.data), len(out))
+			}
+			t.Logf("%s: %d -> %d bytes", tc.tool, len(tc.data), len(out))
+			ref, _ := decodeAny(tc.contentType, tc.data)
+			if !sameImage(tc.contentType, ref, out, tc.exact) {
+				t.Errorf("%s changed the image", tc.tool)
+			}
+			if tc.check != nil {
+				tc.check(t, out)
+			}
+		})
+	}
+
+	t.Run("pngquant only when lossy", func(t *testing.T) {
+		needTool(t, all, "pngquant")
+		o := onlyTools(all, "pngquant")
+		out, err := o.Optimize(ctx, TypePNG, pngData, false)
+		if err != nil || !bytes.Equal(out, pngData) {
+			t.Errorf("pngquant ran without permission for lossy output (err %v)", err)
+		}
+	})
+	t.Run("lossy webp is left alone", func(t *testing.T) {
+		out, err := all.Optimize(ctx, TypeWebP, webpLossy.Bytes(), true)
+		if err != nil || !bytes.Equal(out, webpLossy.Bytes()) {
+			t.Errorf("lossy WebP was re-encoded (err %v)", err)
+		}
+	})
+	t.Run("no tools", func(t *testing.T) {
+		out, err := (&Optimizer{paths: map[string]string{}}).Optimize(ctx, TypeJPEG, jpg, true)
+		if err != nil || !bytes.Equal(out, jpg) {
+			t.Errorf("Optimize without tools changed the data (err %v)", err)
+		}
+		var nilOpt *Optimizer
+		if out, err := nilOpt.Optimize(ctx, TypeJPEG, jpg, true); err != nil || !bytes.Equal(out, jpg) {
+			t.Errorf("nil Optimizer changed the data (err %v)", err)
+		}
+	})
+}
+
+func isProgressive(jpg []byte) bool {
+	for p := 2; p+4 <= len(jpg) && jpg[p] == 0xFF; p += 2 + (int(jpg[p+2])<<8 | int(jpg[p+3])) {
+		if jpg[p+1] == 0xC2 {
+			return true
+		}
+		if jpg[p+1] == 0xDA {
+			return false
+		}
+	}
+	return false
+}
+
+// fakeTool puts an executable script named like a real optimizer in a
+// temporary PATH, to see how Optimize treats a tool that misbehaves.
+func fakeTool(t *testing.T, name, script string) *Optimizer {
+	t.Helper()
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return NewOptimizer(500 * time.Millisecond)
+}
+
+func TestOptimizerDistrustsTools(t *testing.T) {
+	ctx := context.Background()
+	pngData := encodePNG(t, graphic(100, 80))
+	smaller := encodePNG(t, graphic(50, 40))   // valid, smaller, wrong size
+	altered := encodePNG(t, photo(100, 80, 1)) // right size, other pixels
+	if len(altered) >= len(pngData) {
+		altered = encodePNG(t, solid(100, 80, color.NRGBA{1, 2, 3, 255}))
+	}
+	tests := []struct {
+		name   string
+		script string
+	}{
+		{"garbage output", `printf 'tiny' > "$6"`},
+		{"wrong dimensions", `cp "$SMALLER" "$6"`},
+		{"different pixels", `cp "$ALTERED" "$6"`},
+		{"fails", `exit 3`},
+		{"hangs past the timeout", `sleep 5`},
+	}
+	dir := t.TempDir()
+	sp, ap := filepath.Join(dir, "s.png"), filepath.Join(dir, "a.png")
+	if err := os.WriteFile(sp, smaller, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ap, altered, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SMALLER", sp)
+	t.Setenv("ALTERED", ap)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// optipng is called as: -quiet -o2 -strip all -out OUT IN, so
+			// the output path is $6.
+			o := fakeTool(t, "optipng", tc.script)
+			start := time.Now()
+			out, err := o.Optimize(ctx, TypePNG, pngData, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out, pngData) {
+				t.Errorf("kept the tool's output (%d bytes) over the %d-byte input", len(out), len(pngData))
+			}
+			if time.Since(start) > 3*time.Second {
+				t.Errorf("took %v despite a 500ms timeout", time.Since(start))
+			}
+		})
+	}
+}
+
+// TestProcessWithOptimizer runs the photo profile with every tool found and
+// checks the optimizer only ever shrinks outputs and records the size before.
+func TestProcessWithOptimizer(t *testing.T) {
+	o := NewOptimizer(20 * time.Second)
+	if len(o.Tools()) == 0 {
+		t.Skip("no optimizer tools on PATH")
+	}
+	p := testProfile(
+		upload.VariantSpec{Name: "m", Width: 400, Height: 400, Fit: upload.FitInside, Formats: []string{"auto", "png", "webp"}, Quality: 82},
+		upload.VariantSpec{Name: "s", Width: 64, Height: 64, Fit: upload.FitCover, Formats: []string{"auto"}, Quality: 82},
+	)
+	p.AllowLossy = true
+	res, err := Process(context.Background(), encodeJPEG(t, photo(800, 600, 12), 90), p, Options{Optimizer: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	improved := 0
+	for _, out := range res.Outputs {
+		if int64(len(out.Data)) > out.OriginalBytes {
+			t.Errorf("%s grew from %d to %d bytes", out.File, out.OriginalBytes, len(out.Data))
+		}
+		if int64(len(out.Data)) < out.OriginalBytes {
+			improved++
+		}
+		decodeOutput(t, out)
+		t.Logf("%s: %d -> %d bytes", out.File, out.OriginalBytes, len(out.Data))
+	}
+	if slices.Contains(o.Tools(), "jpegtran") && improved == 0 {
+		t.Error("jpegtran is present but no output got smaller")
+	}
+	if slices.Contains(o.Tools(), "jpegtran") && !isProgressive(res.Outputs[0].Data) {
+		t.Error("JPEG output is not progressive although jpegtran is present")
+	}
+}

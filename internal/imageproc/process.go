@@ -1,0 +1,210 @@
+package imageproc
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"uploader/internal/upload"
+)
+
+// Options tunes Process beyond what the profile says.
+type Options struct {
+	// MaxPixels refuses images above this many pixels (width*height) before
+	// decoding. 0 uses the profile's MaxPixels; when both are set the lower
+	// one wins; when neither is, DefaultMaxPixels.
+	MaxPixels int64
+	// MaxGIFFramePixels is the total pixel budget over all GIF frames
+	// (0: 4*MaxPixels).
+	MaxGIFFramePixels int64
+	// Optimizer runs external tools on each output; nil keeps the pure-Go
+	// output.
+	Optimizer *Optimizer
+}
+
+// Output is one encoded rendition.
+type Output struct {
+	File          string // spec name + "." + ext, e.g. "w1024.jpg", "w1024.webp", "thumb150.png"
+	Spec          string // the VariantSpec name, e.g. "w1024"
+	ContentType   string // image/jpeg, image/png or image/webp
+	Width, Height int
+	Data          []byte
+	OriginalBytes int64 // size before the optimizer chain ran (== len(Data) when nothing improved)
+}
+
+// Result is what Process made of an upload.
+type Result struct {
+	ContentType   string // sniffed type of the source
+	Width, Height int    // of the source after auto-orientation
+	HasAlpha      bool
+	Blurhash      string   // blurhash of the oriented image (4x3 components)
+	Outputs       []Output // in profile order: for each VariantSpec, one Output per format
+}
+
+// limits merges the options with the profile's own limit.
+func (opt Options) limits(p upload.Profile) Limits {
+	l := Limits{MaxPixels: opt.MaxPixels, MaxGIFFramePixels: opt.MaxGIFFramePixels}
+	if p.MaxPixels > 0 && (l.MaxPixels <= 0 || p.MaxPixels < l.MaxPixels) {
+		l.MaxPixels = p.MaxPixels
+	}
+	if l.MaxPixels <= 0 {
+		l.MaxPixels = DefaultMaxPixels
+	}
+	return l
+}
+
+// Process validates, decodes once, auto-orients, resizes and encodes data
+// for the profile's variants. Errors that no retry can fix (not an image,
+// too many pixels, damaged) are *upload.Error values with codes
+// EUNSUPPORTED, ETOOMANYPX or ECORRUPT; a cancelled ctx returns ctx.Err().
+//
+// A format listed twice for a spec in effect ("auto" resolving to JPEG next
+// to "jpeg") yields one output, since both would have the same file name.
+func Process(ctx context.Context, data []byte, p upload.Profile, opt Options) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ct, cfg, err := opt.limits(p).Check(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.AllowedTypes) > 0 && !p.Allows(ct) {
+		return nil, upload.Errorf(upload.EUNSUPPORTED, "This file is a %s image, which %q uploads do not accept.", kindOf(ct), p.Name)
+	}
+	img, err := decode(ct, data, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	src, maybeAlpha := toNRGBA(img)
+	img = nil // let the decoder's buffers go before the variants are made
+	alpha := maybeAlpha && hasAlpha(src)
+	src = orient(src, orientation(ct, data))
+	res := &Result{ContentType: ct, Width: src.Rect.Dx(), Height: src.Rect.Dy(), HasAlpha: alpha}
+
+	// Outputs are laid out in profile order up front; rendering happens
+	// largest first so each size can start from the previous one.
+	type job struct {
+		spec    upload.VariantSpec
+		geo     geometry
+		outputs []int
+	}
+	jobs := make([]job, len(p.Variants))
+	for i, spec := range p.Variants {
+		jobs[i] = job{spec: spec, geo: planGeometry(spec, res.Width, res.Height)}
+		var seen []string
+		for _, f := range spec.Formats {
+			fct, ext := outputFormat(f, alpha)
+			if slices.Contains(seen, fct) {
+				continue
+			}
+			seen = append(seen, fct)
+			jobs[i].outputs = append(jobs[i].outputs, len(res.Outputs))
+			res.Outputs = append(res.Outputs, Output{
+				File: spec.Name + "." + ext, Spec: spec.Name, ContentType: fct,
+				Width: jobs[i].geo.outW, Height: jobs[i].geo.outH,
+			})
+		}
+	}
+	order := make([]int, len(jobs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ga, gb := jobs[a].geo, jobs[b].geo
+		return cmpDesc(ga.full*float64(ga.outW), gb.full*float64(gb.outW))
+	})
+
+	// Encoders are single-threaded (and the optimizers are separate
+	// processes), so they run concurrently while the next size is resized.
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		sem      = make(chan struct{}, runtime.GOMAXPROCS(0))
+		errOnce  sync.Once
+		firstErr error
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err; cancel() })
+	}
+	c := &cascade{srcW: res.Width, frames: []*image.NRGBA{src}}
+	for _, i := range order {
+		if err := ctx.Err(); err != nil {
+			break
+		}
+		m, err := c.render(ctx, jobs[i].geo)
+		if err != nil {
+			fail(err)
+			break
+		}
+		for _, oi := range jobs[i].outputs {
+			quality := jobs[i].spec.Quality
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				if ctx.Err() != nil {
+					return
+				}
+				out := &res.Outputs[oi]
+				b, err := encode(m, out.ContentType, quality, alpha)
+				if err != nil {
+					fail(err)
+					return
+				}
+				out.OriginalBytes = int64(len(b))
+				if opt.Optimizer != nil {
+					if b, err = opt.Optimizer.Optimize(ctx, out.ContentType, b, p.AllowLossy); err != nil {
+						fail(err)
+						return
+					}
+				}
+				out.Data = b
+			})
+		}
+	}
+	// The blurhash reads the smallest full frame that is still 32 pixels
+	// wide, which the cascade has usually made already.
+	bh := c.frames[0]
+	for _, f := range c.frames[1:] {
+		if f.Rect.Dx() >= 32 && f.Rect.Dx() < bh.Rect.Dx() {
+			bh = f
+		}
+	}
+	res.Blurhash = Blurhash(bh, 4, 3)
+	wg.Wait()
+	if err := parent.Err(); err != nil {
+		return nil, err
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return res, nil
+}
+
+func cmpDesc(a, b float64) int {
+	switch {
+	case a > b:
+		return -1
+	case a < b:
+		return 1
+	}
+	return 0
+}
+
+// String summarises a result for logs.
+func (r *Result) String() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s %dx%d alpha=%v", r.ContentType, r.Width, r.Height, r.HasAlpha)
+	for _, o := range r.Outputs {
+		fmt.Fprintf(&sb, " %s(%dx%d %dB)", o.File, o.Width, o.Height, len(o.Data))
+	}
+	return sb.String()
+}

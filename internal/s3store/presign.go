@@ -1,0 +1,103 @@
+package s3store
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"uploader/internal/upload"
+)
+
+// PostPolicy is what one browser upload may do: write exactly Key, with
+// exactly ContentType, between 1 and MaxBytes bytes, before Expires runs out.
+type PostPolicy struct {
+	Key                   string        // exact key, server-chosen (incoming/{id})
+	ContentType           string        // exact Content-Type the upload must carry
+	MaxBytes              int64         // content-length-range 1..MaxBytes
+	Expires               time.Duration // how long the policy stays valid; must be > 0
+	SuccessActionStatus   int           // 0 means 201; ignored when SuccessActionRedirect is set, as S3 does
+	SuccessActionRedirect string        // no-JS flow: S3 answers 303 to this URL (+ ?bucket=&key=&etag=)
+}
+
+// PresignedPost is a signed POST policy, ready to go into a form: the
+// browser POSTs every field of Fields, then the file as `file`, to URL.
+type PresignedPost struct {
+	URL       string            // where the browser POSTs (path-style for custom endpoints: http://host:port/bucket)
+	Fields    map[string]string // every form field to send before `file`
+	ExpiresAt time.Time         // when S3 starts refusing the policy (never later than the real expiry)
+}
+
+// PresignPost signs a POST policy that lets a browser upload one object
+// straight to the bucket. S3 enforces every condition: the exact key, the
+// size range 1..MaxBytes, the exact Content-Type, the success action, and
+// the expiry; a form field the policy does not name is refused too.
+func (s *Store) PresignPost(ctx context.Context, p PostPolicy) (*PresignedPost, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	conditions := make([]any, 0, 4)
+	// The map form {"key": ...} is the exact match AWS documents (the same as
+	// ["eq", "$key", ...]); the SDK recognises it and adds no second one.
+	conditions = append(conditions,
+		map[string]string{"key": p.Key},
+		[]any{"content-length-range", 1, p.MaxBytes},
+		[]any{"eq", "$Content-Type", p.ContentType},
+	)
+	var successField, successValue string
+	if p.SuccessActionRedirect != "" {
+		successField, successValue = "success_action_redirect", p.SuccessActionRedirect
+	} else {
+		status := p.SuccessActionStatus
+		if status == 0 {
+			status = 201
+		}
+		successField, successValue = "success_action_status", strconv.Itoa(status)
+	}
+	conditions = append(conditions, map[string]string{successField: successValue})
+
+	// The policy's expiration is written in whole seconds, rounded down;
+	// taking the time before signing keeps ExpiresAt on the safe side.
+	expiresAt := time.Now().Add(p.Expires).UTC().Truncate(time.Second)
+	key := p.Key
+	out, err := s.presign.PresignPostObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &key},
+		func(o *s3.PresignPostOptions) {
+			o.Expires = p.Expires
+			o.Conditions = conditions
+		})
+	if err != nil {
+		return nil, fmt.Errorf("s3store: presign POST %s: %w", p.Key, err)
+	}
+	fields := out.Values
+	fields["Content-Type"] = p.ContentType
+	fields[successField] = successValue
+	return &PresignedPost{URL: out.URL, Fields: fields, ExpiresAt: expiresAt}, nil
+}
+
+func (p PostPolicy) validate() error {
+	switch {
+	case p.Key == "":
+		return upload.Errorf(upload.EINVALID, "the upload policy needs a key")
+	case p.ContentType == "":
+		return upload.Errorf(upload.EINVALID, "the upload policy needs a content type")
+	case p.MaxBytes < 1:
+		return upload.Errorf(upload.EINVALID, "the upload policy needs a size limit of at least 1 byte")
+	case p.Expires <= 0:
+		// Zero would silently become the SDK's 15 minutes.
+		return upload.Errorf(upload.EINVALID, "the upload policy needs a positive expiry")
+	}
+	switch p.SuccessActionStatus {
+	case 0, 200, 201, 204:
+	default:
+		return upload.Errorf(upload.EINVALID, "success status %d is not one S3 accepts (200, 201, 204)", p.SuccessActionStatus)
+	}
+	if p.SuccessActionRedirect != "" {
+		if u, err := url.Parse(p.SuccessActionRedirect); err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") {
+			return upload.Errorf(upload.EINVALID, "the success redirect %q is not an absolute http(s) URL", p.SuccessActionRedirect)
+		}
+	}
+	return nil
+}
