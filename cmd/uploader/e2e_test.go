@@ -11,6 +11,7 @@ import (
 	_ "image/png"
 	"io"
 	"mime/multipart"
+	"net/textproto"
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
@@ -188,24 +189,30 @@ func (a *app) presign(t *testing.T, filename, ct string, size int, profile strin
 // then the file last. It returns S3's status and body.
 func postToS3(t *testing.T, url string, fields map[string]string, ct string, data []byte) (int, string) {
 	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for k, v := range fields {
-		mw.WriteField(k, v)
-	}
-	h := make(map[string][]string)
-	h["Content-Disposition"] = []string{`form-data; name="file"; filename="photo.jpg"`}
-	h["Content-Type"] = []string{ct}
-	fw, _ := mw.CreatePart(h)
-	fw.Write(data)
-	mw.Close()
-	resp, err := http.Post(url, mw.FormDataContentType(), &body)
+	body, formType := multipartForm(fields, ct, data)
+	resp, err := http.Post(url, formType, body)
 	if err != nil {
 		t.Fatalf("POST to S3: %v", err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// multipartForm builds the body a browser sends: the fields, then the file.
+func multipartForm(fields map[string]string, ct string, data []byte) (*bytes.Buffer, string) {
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="file"; filename="photo.jpg"`)
+	h.Set("Content-Type", ct)
+	fw, _ := mw.CreatePart(h)
+	fw.Write(data)
+	mw.Close()
+	return &body, mw.FormDataContentType()
 }
 
 // waitDone polls the status until ready or failed.

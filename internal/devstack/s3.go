@@ -82,7 +82,8 @@ func StartS3(dir, addr string) (*S3, error) {
 			MaxRequests:       1000,
 			MultipartMaxParts: 10000,
 			Quiet:             true,
-			KeepAlive:         true,
+			// Without keep-alive the gateway stops at once; with it, its
+			// shutdown waits for clients' idle connections to time out.
 		})
 	}()
 	if err := waitHTTP(s.Endpoint, s.done); err != nil {
@@ -98,7 +99,7 @@ func (s *S3) Stop() {
 	s.cancel()
 	select {
 	case <-s.done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 	}
 	s3Mu.Unlock()
 }

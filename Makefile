@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make dev` and `make test`.
+GO ?= go
+TESTFLAGS ?= -count=1 -timeout 20m
+FUZZTIME ?= 15s
+
+.PHONY: dev test test-go test-fuzz deps services build bench vet
+
+## dev: run web + worker on embedded S3, Redis and SQLite; prints the URL to open
+dev:
+	$(GO) run ./cmd/uploader dev
+
+## build: the one binary, in ./bin/uploader
+build:
+	$(GO) build -o bin/uploader ./cmd/uploader
+
+## deps: install missing Debian packages (optimizers, foreman, chromium, vips)
+deps:
+	@bash scripts/ensure-deps.sh
+
+## services: make sure Redis and PostgreSQL answer
+services:
+	@bash scripts/ensure-services.sh
+
+## test: the whole suite on real Redis, Postgres, SQLite and the S3 gateway
+test: deps services vet test-go test-fuzz
+
+vet:
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test $(TESTFLAGS) ./...
+
+## test-fuzz: a short run of the image fuzzer (set FUZZTIME for longer)
+test-fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzProcess -fuzztime=$(FUZZTIME) ./internal/imageproc/
+
+## bench: image and service benchmarks, side by side with libvips
+bench: deps
+	$(GO) test -run='^$$' -bench=. -benchmem ./internal/...

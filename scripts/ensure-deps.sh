@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite and the image optimizer chain
+# use, when they are missing. Safe to run again: it only installs what is
+# not there. Needs root (or sudo) for apt-get.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have foreman       || need+=(ruby-foreman)
+have jpegtran      || need+=(libjpeg-turbo-progs)
+have jpegoptim     || need+=(jpegoptim)
+have optipng       || need+=(optipng)
+have pngquant      || need+=(pngquant)
+have gifsicle      || need+=(gifsicle)
+have cwebp         || need+=(webp)
+have redis-server  || need+=(redis-server)
+have vipsthumbnail || need+=(libvips-tools)
+have chromium      || need+=(chromium)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "ensure-deps: installing ${need[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if have sudo; then SUDO="sudo"; else
+    echo "ensure-deps: not root and no sudo; install by hand: apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
