@@ -296,3 +296,30 @@ func TestNoJavaScript(t *testing.T) {
 }
 
 func htmlUnescape(s string) string { return html.UnescapeString(s) }
+
+// TestConfigErrors checks that a wrong setting stops start-up with a
+// message naming the variable.
+func TestConfigErrors(t *testing.T) {
+	cases := []struct {
+		cmd  string
+		env  map[string]string
+		want string
+	}{
+		{"web", map[string]string{"API_TOKENS": "x"}, "DATABASE_URL is not set"},
+		{"worker", map[string]string{"API_TOKENS": "x"}, "S3_BUCKET is not set"},
+		{"dev", map[string]string{"PORT": "http"}, "PORT"},
+		{"dev", map[string]string{"MAX_PIXELS": "-1"}, "MAX_PIXELS"},
+		{"frobnicate", nil, "unknown command"},
+	}
+	for _, c := range cases {
+		env := map[string]string{"ENV_FILE": "/nonexistent"}
+		for k, v := range c.env {
+			env[k] = v
+		}
+		var out, errw bytes.Buffer
+		err := run(context.Background(), []string{c.cmd}, func(k string) string { return env[k] }, &out, &errw)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %v: error %v, want one naming %q", c.cmd, c.env, err, c.want)
+		}
+	}
+}

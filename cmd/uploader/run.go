@@ -40,6 +40,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
+	switch cmd {
+	case "web", "worker", "dev", "migrate":
+	default:
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
 	getenv = withDotenv(getenv)
 	if cmd == "dev" && getenv("APP_ENV") == "" {
 		inner := getenv
@@ -65,11 +71,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runWorker(ctx, cfg, log)
 	case "dev":
 		return runDev(ctx, cfg, log, stdout)
-	case "migrate":
+	default: // "migrate"
 		return runMigrate(ctx, cfg, log)
 	}
-	fmt.Fprintln(stderr, usage)
-	return fmt.Errorf("unknown command %q", cmd)
 }
 
 // withDotenv lets values in ./.env fill variables the environment leaves

@@ -90,8 +90,8 @@ func Load(getenv func(string) string) (Config, error) {
 // Dev reports whether the configuration runs on embedded defaults.
 func (c Config) Dev() bool { return c.Env == "development" }
 
-// Validate checks the settings a role needs. needStorage is false for
-// `uploader dev`, which fills S3, Redis and the database itself.
+// Validate checks every value. In development the S3, Redis and database
+// settings may be empty: `uploader dev` fills them with embedded parts.
 func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
