@@ -14,6 +14,7 @@ func (s *Server) Handler() http.Handler {
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/static/*", s.serveStatic)
+	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	if s.cfg.ServeCDN {
 		r.Get("/cdn/*", s.cdnObject)
 	}

@@ -366,6 +366,8 @@
     // The JS path asks the API for a policy per file, so the whole form can
     // take several files; the server-signed hidden fields go unused.
     input.multiple = true;
+    const label = form.querySelector('label[for="file"]');
+    if (label) label.textContent = 'Choose images';
     input.required = false;
     if (submit) submit.hidden = true;
     form.classList.add('is-enhanced');
@@ -651,6 +653,8 @@
           item.progress.value = pct;
           item.progress.textContent = `${pct}%`;
           item.rate.textContent = rate ? `${pct}% · ${formatBytes(rate)}/s` : `${pct}%`;
+          // The last bytes can sit in buffers for a while before S3 answers.
+          if (pct >= 100) setState(item, 'uploading', 'Finishing the upload…');
         });
         xhr.addEventListener('load', () => resolve({ status: xhr.status, text: xhr.responseText }));
         xhr.addEventListener('error', () => resolve({ status: 0, text: '' }));
