@@ -27,6 +27,7 @@ import (
 
 // app is one `uploader dev` started in-process by run, on free ports.
 type app struct {
+	stop  func()
 	base  string
 	token string
 	http  *http.Client
@@ -63,7 +64,12 @@ func startApp(t *testing.T, env map[string]string) *app {
 		runErr = run(ctx, []string{"dev"}, func(k string) string { return vars[k] }, &stdout, &stderr)
 		close(exited)
 	}()
-	t.Cleanup(func() {
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		cancel()
 		select {
 		case <-exited:
@@ -76,9 +82,10 @@ func startApp(t *testing.T, env map[string]string) *app {
 		if t.Failed() {
 			t.Logf("app log:\n%s", stderr.String())
 		}
-	})
+	}
+	t.Cleanup(stop)
 	jar, _ := cookiejar.New(nil)
-	a := &app{base: "http://localhost:" + vars["PORT"], http: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+	a := &app{base: "http://localhost:" + vars["PORT"], stop: stop, http: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
 	if toks := vars["API_TOKENS"]; toks != "" {
 		a.token = strings.Split(toks, ",")[0]
 	}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -125,7 +126,7 @@ func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := startWorker(cfg, p, log, &cl); err != nil {
+	if err := startWorker(ctx, cfg, p, log, &cl); err != nil {
 		return err
 	}
 	<-ctx.Done()
@@ -189,7 +190,7 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	if err := p.objects.PutCORS(ctx, devOrigins(cfg.AppURL)); err != nil {
 		return err
 	}
-	if err := startWorker(cfg, p, log, &cl); err != nil {
+	if err := startWorker(ctx, cfg, p, log, &cl); err != nil {
 		return err
 	}
 	srv, err := newWebServer(cfg, p, log, &cl)
@@ -253,20 +254,52 @@ func newWebServer(cfg config.Config, p *parts, log *slog.Logger, cl *closers) (*
 	})
 }
 
-func startWorker(cfg config.Config, p *parts, log *slog.Logger, cl *closers) error {
-	srv := jobs.NewServer(p.redis, jobs.ServerConfig{
-		Concurrency: cfg.WorkerConcurrency, Profiles: p.profiles, Logger: log,
-	})
+// startWorker starts the asynq server with the image handler and the
+// reconciler, which runs once now and then every minute.
+func startWorker(ctx context.Context, cfg config.Config, p *parts, log *slog.Logger, cl *closers) error {
+	var maxPixels int64
+	for _, prof := range p.profiles {
+		maxPixels = max(maxPixels, prof.MaxPixels)
+	}
+	concurrency := jobs.Concurrency(cfg.WorkerConcurrency, cfg.WorkerMemoryMB, maxPixels)
+	if concurrency < cfg.WorkerConcurrency {
+		log.Warn("WORKER_CONCURRENCY lowered to fit WORKER_MEMORY_MB", "requested", cfg.WorkerConcurrency,
+			"concurrency", concurrency, "memory_mb", cfg.WorkerMemoryMB, "job_mb", jobs.JobMemory(maxPixels)>>20)
+	}
+	// A soft limit makes the collector work harder before the dyno's
+	// hard limit is reached.
+	debug.SetMemoryLimit(int64(cfg.WorkerMemoryMB) << 20)
+
+	enq := jobs.NewEnqueuer(p.redis)
+	cl.add(func() { enq.Close() })
+	rec := &jobs.Reconciler{Store: p.db, Objects: p.objects, Enqueuer: enq, Profiles: p.profiles, Logger: log}
+
+	srv := jobs.NewServer(p.redis, jobs.ServerConfig{Concurrency: concurrency, Profiles: p.profiles, Logger: log})
 	mux := asynq.NewServeMux()
 	mux.Handle(jobs.TypeProcess, &jobs.ProcessHandler{
 		Store: p.db, Objects: p.objects, Profiles: p.profiles,
 		Optimizer: imageproc.NewOptimizer(cfg.OptimizeTimeout), Logger: log,
 	})
+	mux.Handle(jobs.TypeReconcile, rec)
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
 	cl.add(srv.Shutdown)
-	log.Info("worker started", "concurrency", cfg.WorkerConcurrency, "queues", jobs.Queues(p.profiles))
+
+	sched, err := jobs.NewScheduler(p.redis, log)
+	if err != nil {
+		return err
+	}
+	if err := sched.Start(); err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	cl.add(sched.Shutdown)
+	go func() {
+		if _, err := rec.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("start-up reconcile", "err", err)
+		}
+	}()
+	log.Info("worker started", "concurrency", concurrency, "queues", jobs.Queues(p.profiles))
 	return nil
 }
 

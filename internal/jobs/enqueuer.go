@@ -54,3 +54,16 @@ func (e *Enqueuer) EnqueueProcess(ctx context.Context, id string, p upload.Profi
 func (e *Enqueuer) Close() error {
 	return errors.Join(e.client.Close(), e.inspector.Close())
 }
+
+// Live reports whether a task for the upload is waiting, running or due
+// for a retry. When Redis cannot say, it answers true, so that callers do
+// not pile up duplicates in an outage.
+func (e *Enqueuer) Live(ctx context.Context, id string, p upload.Profile) bool {
+	info, err := e.inspector.GetTaskInfo(QueueOf(p), id)
+	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+		return false
+	} else if err != nil {
+		return true
+	}
+	return info.State != asynq.TaskStateArchived && info.State != asynq.TaskStateCompleted
+}

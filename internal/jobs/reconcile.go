@@ -1,0 +1,188 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"uploader/internal/s3store"
+	"uploader/internal/upload"
+)
+
+// TypeReconcile is the periodic task that finds uploads the normal flow
+// left behind.
+const TypeReconcile = "uploads:reconcile"
+
+// Grace is how long after its policy expires a pending upload is kept:
+// an upload that started just before expiry may still be arriving.
+const Grace = 5 * time.Minute
+
+// OrphanAge is how old an incoming/ object without a live upload must be
+// before it is removed.
+const OrphanAge = time.Hour
+
+// ReconcileObjects is what the reconciler needs of the object store.
+type ReconcileObjects interface {
+	Head(ctx context.Context, key string) (s3store.ObjectInfo, error)
+	List(ctx context.Context, prefix string) ([]s3store.Object, error)
+	Delete(ctx context.Context, keys ...string) error
+}
+
+// Reconciler repairs what crashes and lost messages leave behind:
+//   - uploads in processing with no live task are queued again (after a
+//     Redis restart, a lost enqueue, or a worker killed past its lease);
+//   - pending uploads whose policy lapsed are completed when their file did
+//     arrive (the browser closed before calling complete), else removed;
+//   - incoming/ objects with no upload waiting for them are deleted.
+type Reconciler struct {
+	Store    upload.Store
+	Objects  ReconcileObjects
+	Enqueuer *Enqueuer
+	Profiles upload.Profiles
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// ReconcileReport says what one pass did.
+type ReconcileReport struct {
+	Requeued, Completed, Expired, OrphansDeleted int
+}
+
+// ProcessTask implements asynq.Handler for TypeReconcile.
+func (r *Reconciler) ProcessTask(ctx context.Context, _ *asynq.Task) error {
+	_, err := r.Run(ctx)
+	return err
+}
+
+// Run makes one pass and logs what it did.
+func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
+	var rep ReconcileReport
+	now := time.Now()
+	if r.Now != nil {
+		now = r.Now()
+	}
+	errs := []error{r.requeue(ctx, &rep), r.expire(ctx, now, &rep), r.orphans(ctx, now, &rep)}
+	err := errors.Join(errs...)
+	if rep != (ReconcileReport{}) || err != nil {
+		r.Logger.Info("reconciled", "requeued", rep.Requeued, "completed", rep.Completed,
+			"expired", rep.Expired, "orphans_deleted", rep.OrphansDeleted, "err", err)
+	}
+	return rep, err
+}
+
+func (r *Reconciler) requeue(ctx context.Context, rep *ReconcileReport) error {
+	// Every processing row, however recent: a row whose task is live is
+	// skipped, and one whose complete call is still enqueuing is harmless
+	// to enqueue twice (the task ID dedupes).
+	us, err := r.Store.UploadsByStatus(ctx, upload.StatusProcessing, time.Now().Add(time.Hour), 1000)
+	if err != nil {
+		return err
+	}
+	for _, u := range us {
+		p, ok := r.Profiles[u.Profile]
+		if !ok {
+			r.Store.MarkFailed(ctx, u.ID, upload.EINVALID, fmt.Sprintf("The profile %q no longer exists.", u.Profile))
+			continue
+		}
+		if r.Enqueuer.Live(ctx, u.ID, p) {
+			continue
+		}
+		if err := r.Enqueuer.EnqueueProcess(ctx, u.ID, p); err != nil {
+			return err
+		}
+		r.Logger.Info("re-queued stuck upload", "upload_id", u.ID)
+		rep.Requeued++
+	}
+	return nil
+}
+
+func (r *Reconciler) expire(ctx context.Context, now time.Time, rep *ReconcileReport) error {
+	us, err := r.Store.UploadsByStatus(ctx, upload.StatusPending, now.Add(-Grace), 1000)
+	if err != nil {
+		return err
+	}
+	for _, u := range us {
+		if now.Before(u.ExpiresAt.Add(Grace)) {
+			continue
+		}
+		p, ok := r.Profiles[u.Profile]
+		info, herr := r.Objects.Head(ctx, upload.IncomingKey(u.ID))
+		switch {
+		case herr == nil && ok && info.Size > 0 && info.Size <= p.MaxBytes:
+			// The file arrived but nobody said so: finish the job.
+			if _, err := r.Store.MarkProcessing(ctx, u.ID, u.DeclaredType, info.Size); err != nil {
+				return err
+			}
+			if err := r.Enqueuer.EnqueueProcess(ctx, u.ID, p); err != nil {
+				return err
+			}
+			r.Logger.Info("completed abandoned upload", "upload_id", u.ID)
+			rep.Completed++
+		case upload.ErrorCode(herr) == upload.ENOTFOUND || herr == nil:
+			if herr == nil {
+				r.Objects.Delete(ctx, upload.IncomingKey(u.ID))
+			}
+			if err := r.Store.DeleteUpload(ctx, u.ID); err != nil && upload.ErrorCode(err) != upload.ENOTFOUND {
+				return err
+			}
+			r.Logger.Info("expired unused upload permission", "upload_id", u.ID)
+			rep.Expired++
+		default:
+			return herr
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) orphans(ctx context.Context, now time.Time, rep *ReconcileReport) error {
+	objs, err := r.Objects.List(ctx, upload.IncomingPrefix)
+	if err != nil {
+		return err
+	}
+	var stale []string
+	for _, o := range objs {
+		if now.Sub(o.LastModified) < OrphanAge {
+			continue
+		}
+		id := strings.TrimPrefix(o.Key, upload.IncomingPrefix)
+		u, err := r.Store.Upload(ctx, id)
+		switch {
+		case upload.ErrorCode(err) == upload.ENOTFOUND:
+		case err != nil:
+			return err
+		case u.Status == upload.StatusReady || u.Status == upload.StatusFailed:
+		default:
+			continue // still wanted
+		}
+		stale = append(stale, o.Key)
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	if err := r.Objects.Delete(ctx, stale...); err != nil {
+		return err
+	}
+	rep.OrphansDeleted += len(stale)
+	return nil
+}
+
+// NewScheduler returns the scheduler that queues the reconciler every
+// minute. Every worker process runs one; the unique option keeps several
+// dynos from queuing a pass each.
+func NewScheduler(opt asynq.RedisConnOpt, log *slog.Logger) (*asynq.Scheduler, error) {
+	s := asynq.NewScheduler(opt, &asynq.SchedulerOpts{
+		Logger:   slogAdapter{log.With("component", "scheduler")},
+		LogLevel: asynq.WarnLevel,
+	})
+	_, err := s.Register("@every 1m", asynq.NewTask(TypeReconcile, nil),
+		asynq.Queue("default"), asynq.Unique(55*time.Second), asynq.MaxRetry(0))
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	return s, nil
+}
