@@ -87,7 +87,7 @@ func (s *Server) toView(u *upload.Upload) uploadView {
 // humanBytes formats a size the way people read it: "31 MB", "182 KB".
 func humanBytes(n int64) string {
 	switch {
-	case n >= 10<<20:
+	case n >= 10<<20 || (n >= 1<<20 && n%(1<<20) == 0):
 		return fmt.Sprintf("%d MB", n>>20)
 	case n >= 1<<20:
 		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestPageSecurity checks the headers every page carries, that a
+// cross-site form POST is refused, and that a hostile filename is shown
+// as text.
+func TestPageSecurity(t *testing.T) {
+	a := startApp(t, nil)
+	resp, err := a.http.Get(a.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"script-src 'self'", "frame-ancestors 'none'", "object-src 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP allows inline code: %q", csp)
+	}
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Referrer-Policy") == "" {
+		t.Errorf("headers: %v", resp.Header)
+	}
+
+	// A cross-site POST with the visitor's cookie (a CSRF attempt).
+	req, _ := http.NewRequest("POST", a.base+"/api/uploads", strings.NewReader(`{"filename":"a.jpg","content_type":"image/jpeg","size":10}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err = a.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site POST: %d, want 403", resp.StatusCode)
+	}
+
+	// A hostile filename is stored without controls and shown escaped.
+	img := photo(t, 300, 200)
+	name := "<img src=x onerror=alert(1)>\u202egpj.exe"
+	p := a.presign(t, name, "image/jpeg", len(img), "avatar")
+	postToS3(t, p.Upload.URL, p.Upload.Fields, "image/jpeg", img)
+	a.do(t, "POST", "/api/uploads/"+p.ID+"/complete", nil, nil)
+	s := a.waitDone(t, p.ID)
+	if strings.ContainsRune(s.Filename, '\u202e') {
+		t.Errorf("filename keeps a right-to-left override: %q", s.Filename)
+	}
+	resp, err = a.http.Get(a.base + "/uploads/" + p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(page), "<img src=x") || !strings.Contains(string(page), "&lt;img src=x") {
+		t.Errorf("the upload page does not escape the filename")
+	}
+}
