@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
 
 	"uploader/internal/cdn"
 	"uploader/internal/config"
@@ -236,6 +237,12 @@ func newWebServer(cfg config.Config, p *parts, log *slog.Logger, cl *closers) (*
 	if cdnBase == "" {
 		cdnBase, serveCDN = cfg.AppURL+"/cdn", true
 	}
+	var admin http.Handler
+	if cfg.AdminUser != "" {
+		mon := asynqmon.New(asynqmon.Options{RootPath: "/admin/queues", RedisConnOpt: p.redis})
+		cl.add(func() { mon.Close() })
+		admin = mon
+	}
 	s3Origin := "https://" + p.objects.Bucket() + ".s3." + cfg.S3Region + ".amazonaws.com"
 	if cfg.S3Endpoint != "" {
 		if u, err := url.Parse(cfg.S3Endpoint); err == nil {
@@ -247,10 +254,12 @@ func newWebServer(cfg config.Config, p *parts, log *slog.Logger, cl *closers) (*
 			AppURL: cfg.AppURL, APITokens: cfg.APITokens, AllowAnonymous: cfg.AllowAnonymous,
 			SessionSecret: []byte(cfg.SessionSecret), SecureCookies: strings.HasPrefix(cfg.AppURL, "https://"),
 			UploadExpires: cfg.UploadExpires, S3Origin: s3Origin, ServeCDN: serveCDN,
+			PresignPerMinute: cfg.PresignPerMinute, PresignPerMinuteIP: cfg.PresignPerMinuteIP,
+			AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword,
 		},
 		Store: p.db, Objects: p.objects, Jobs: enq, Profiles: p.profiles, CDN: cdn.New(cdnBase),
 		Health: map[string]web.Pinger{"database": p.db, "s3": p.objects, "redis": redisPinger{p.redis}},
-		Logger: log,
+		Logger: log, Admin: admin,
 	})
 }
 

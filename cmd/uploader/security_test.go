@@ -64,3 +64,51 @@ func TestPageSecurity(t *testing.T) {
 		t.Errorf("the upload page does not escape the filename")
 	}
 }
+
+// TestRateLimitAndAdmin: presigns beyond the per-owner limit answer 429
+// with Retry-After; the queue dashboard needs the admin credentials.
+func TestRateLimitAndAdmin(t *testing.T) {
+	a := startApp(t, map[string]string{
+		"API_TOKENS": "tok", "ALLOW_ANONYMOUS": "false", "PRESIGN_PER_MINUTE": "8",
+		"ADMIN_USER": "admin", "ADMIN_PASSWORD": "correct-horse-battery",
+	})
+	var limited bool
+	for i := 0; i < 4 && !limited; i++ { // the burst is a quarter minute's worth: 2
+		req, _ := http.NewRequest("POST", a.base+"/api/uploads", strings.NewReader(`{"filename":"a.jpg","content_type":"image/jpeg","size":1000}`))
+		req.Header.Set("Authorization", "Bearer tok")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited = true
+			if resp.Header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+		} else if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("presign %d: %d", i, resp.StatusCode)
+		}
+	}
+	if !limited {
+		t.Error("no 429 after 4 presigns with a limit of 8 a minute")
+	}
+
+	for _, c := range []struct {
+		user, pass string
+		want       int
+	}{{"", "", 401}, {"admin", "wrong", 401}, {"admin", "correct-horse-battery", 200}} {
+		req, _ := http.NewRequest("GET", a.base+"/admin/queues", nil)
+		if c.user != "" {
+			req.SetBasicAuth(c.user, c.pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("admin with %q/%q: %d, want %d", c.user, c.pass, resp.StatusCode, c.want)
+		}
+	}
+}

@@ -39,6 +39,12 @@ type Config struct {
 	SessionSecret  string        // SESSION_SECRET: signs session cookies
 	UploadExpires  time.Duration // UPLOAD_EXPIRES: lifetime of a presigned POST
 
+	PresignPerMinute   int // PRESIGN_PER_MINUTE: presigns per owner per minute
+	PresignPerMinuteIP int // PRESIGN_PER_MINUTE_IP: presigns per client IP per minute
+
+	AdminUser     string // ADMIN_USER: guards /admin/queues (asynqmon)
+	AdminPassword string // ADMIN_PASSWORD
+
 	MaxPixels         int64         // MAX_PIXELS
 	ProfilesFile      string        // PROFILES_FILE: JSON array of extra profiles
 	WorkerConcurrency int           // WORKER_CONCURRENCY
@@ -66,6 +72,8 @@ func Load(getenv func(string) string) (Config, error) {
 		SessionSecret:  getenv("SESSION_SECRET"),
 		ProfilesFile:   getenv("PROFILES_FILE"),
 		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
+		AdminUser:      getenv("ADMIN_USER"),
+		AdminPassword:  getenv("ADMIN_PASSWORD"),
 		AllowAnonymous: false,
 	}
 	var errs []error
@@ -73,6 +81,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RedisInsecureSkipVerify = boolVar(getenv, "REDIS_TLS_INSECURE_SKIP_VERIFY", false, &errs)
 	c.UploadExpires = durationVar(getenv, "UPLOAD_EXPIRES", 10*time.Minute, &errs)
 	c.MaxPixels = int64(intVar(getenv, "MAX_PIXELS", 50_000_000, &errs))
+	c.PresignPerMinute = intVar(getenv, "PRESIGN_PER_MINUTE", 120, &errs)
+	c.PresignPerMinuteIP = intVar(getenv, "PRESIGN_PER_MINUTE_IP", 600, &errs)
 	c.WorkerConcurrency = intVar(getenv, "WORKER_CONCURRENCY", 2, &errs)
 	c.WorkerMemoryMB = intVar(getenv, "WORKER_MEMORY_MB", 1024, &errs)
 	c.OptimizeTimeout = durationVar(getenv, "OPTIMIZE_TIMEOUT", 20*time.Second, &errs)
@@ -130,6 +140,17 @@ func (c Config) Validate() error {
 	}
 	if c.WorkerConcurrency < 1 || c.WorkerConcurrency > 64 {
 		add("WORKER_CONCURRENCY=%d: use 1..64", c.WorkerConcurrency)
+	}
+	if c.PresignPerMinute < 1 {
+		add("PRESIGN_PER_MINUTE=%d: use at least 1 (default 120)", c.PresignPerMinute)
+	}
+	if c.PresignPerMinuteIP < 1 {
+		add("PRESIGN_PER_MINUTE_IP=%d: use at least 1 (default 600)", c.PresignPerMinuteIP)
+	}
+	if (c.AdminUser == "") != (c.AdminPassword == "") {
+		add("ADMIN_USER and ADMIN_PASSWORD: set both to mount /admin/queues, or neither")
+	} else if c.AdminPassword != "" && len(c.AdminPassword) < 12 {
+		add("ADMIN_PASSWORD: use at least 12 characters")
 	}
 	if c.WorkerMemoryMB < 128 {
 		add("WORKER_MEMORY_MB=%d: use at least 128", c.WorkerMemoryMB)

@@ -30,12 +30,15 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/uploads/{id}/events", s.api(s.uploadEvents))
 		r.Post("/uploads/{id}/delete", s.page(s.deleteUploadPage))
 
-		r.Post("/api/uploads", s.api(s.createUpload))
+		r.With(s.limitPresign).Post("/api/uploads", s.api(s.createUpload))
 		r.Get("/api/uploads", s.api(s.listUploads))
 		r.Get("/api/uploads/{id}", s.api(s.showUpload))
 		r.Post("/api/uploads/{id}/complete", s.api(s.completeUpload))
 		r.Delete("/api/uploads/{id}", s.api(s.deleteUpload))
 	})
+	if s.admin != nil {
+		r.With(s.adminOnly).Handle("/admin/queues*", s.admin)
+	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody{errorDetail{"not_found", "No such page."}})
 	})

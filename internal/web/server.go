@@ -48,6 +48,11 @@ type Config struct {
 	S3Origin       string // scheme://host of the S3 POST endpoint, for the CSP
 	ServeCDN       bool   // serve variants/ at /cdn/ (development only)
 	DefaultProfile string
+
+	PresignPerMinute   int // per owner
+	PresignPerMinuteIP int // per client IP
+
+	AdminUser, AdminPassword string // guard Admin; both empty = no admin surface
 }
 
 // Server holds the web role's dependencies. Build it with New.
@@ -63,6 +68,9 @@ type Server struct {
 	views    *views
 	tokens   map[[32]byte]string // sha256(token) -> owner
 	now      func() time.Time
+	admin    http.Handler
+
+	ownerLimit, ipLimit *limiter
 }
 
 // Deps are the parts New wires together.
@@ -75,6 +83,7 @@ type Deps struct {
 	CDN      *cdn.URLs
 	Health   map[string]Pinger
 	Logger   *slog.Logger
+	Admin    http.Handler // the queue dashboard (asynqmon), mounted at /admin/queues; may be nil
 }
 
 // New parses the templates (a broken template fails here, not on a request)
@@ -96,7 +105,12 @@ func New(d Deps) (*Server, error) {
 	s := &Server{
 		cfg: d.Config, store: d.Store, objects: d.Objects, jobs: d.Jobs, profiles: d.Profiles,
 		cdn: d.CDN, health: d.Health, log: d.Logger, views: v,
-		tokens: map[[32]byte]string{}, now: time.Now,
+		tokens: map[[32]byte]string{}, now: time.Now, admin: d.Admin,
+		ownerLimit: newLimiter(max(1, d.Config.PresignPerMinute)),
+		ipLimit:    newLimiter(max(1, d.Config.PresignPerMinuteIP)),
+	}
+	if d.Admin != nil && (d.Config.AdminUser == "" || d.Config.AdminPassword == "") {
+		return nil, errors.New("web: the admin surface needs ADMIN_USER and ADMIN_PASSWORD")
 	}
 	for _, t := range d.Config.APITokens {
 		sum := sha256.Sum256([]byte(t))

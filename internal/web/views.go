@@ -72,9 +72,9 @@ type uploadView struct {
 	Width        int
 	Height       int
 	Blurhash     string
-	PageURL      string // /uploads/{id}
-	StatusURL    string // /api/uploads/{id}
-	EventsURL    string // /uploads/{id}/events
+	PageURL      string       // /uploads/{id}
+	StatusURL    string       // /api/uploads/{id}
+	EventsURL    string       // /uploads/{id}/events
 	Preview      *variantView // a mid-size image for the page
 	Variants     []variantView
 	CreatedAt    time.Time
