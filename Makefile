@@ -3,7 +3,7 @@ GO ?= go
 TESTFLAGS ?= -count=1 -timeout 20m
 FUZZTIME ?= 15s
 
-.PHONY: dev test test-go test-fuzz deps services build bench vet
+.PHONY: dev test test-go test-fuzz test-faults deps services build bench vet
 
 ## dev: run web + worker on embedded S3, Redis and SQLite; prints the URL to open
 dev:
@@ -29,6 +29,10 @@ vet:
 
 test-go:
 	$(GO) test $(TESTFLAGS) ./...
+
+## test-faults: the slow load and fault matrix (Redis killed, SIGTERM/SIGKILL, S3 and DB outages)
+test-faults: deps services
+	UPLOADER_FAULTS=1 $(GO) test $(TESTFLAGS) -run 'Load|Fault' ./cmd/uploader/
 
 ## test-fuzz: a short run of the image fuzzer (set FUZZTIME for longer)
 test-fuzz:

@@ -1,6 +1,15 @@
 package web
 
-import "testing"
+import (
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+	"testing"
+
+	"uploader/internal/upload"
+)
 
 func TestCleanFilename(t *testing.T) {
 	cases := map[string]string{
@@ -43,6 +52,24 @@ func TestNormalizeType(t *testing.T) {
 	for in, want := range cases {
 		if got := normalizeType(in); got != want {
 			t.Errorf("normalizeType(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestClassifyOutages(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	cases := []struct {
+		err  error
+		want int
+	}{
+		{fmt.Errorf("sqlstore: get upload x: %w", refused), 503},
+		{fmt.Errorf("sqlstore: %w", driver.ErrBadConn), 503},
+		{errors.New("a bug"), 500},
+		{upload.Errorf(upload.ENOTFOUND, "gone"), 404},
+	}
+	for _, c := range cases {
+		if got := ErrorStatus(classify(c.err)); got != c.want {
+			t.Errorf("%v: %d, want %d", c.err, got, c.want)
 		}
 	}
 }

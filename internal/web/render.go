@@ -104,6 +104,7 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data any
 }
 
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
+	err = classify(err)
 	s.logError(r, err)
 	st := ErrorStatus(err)
 	data := errorPage{layout: s.layout(r, http.StatusText(st)), Status: st, Message: upload.ErrorMessage(err)}

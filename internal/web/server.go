@@ -4,11 +4,18 @@ package web
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
+	"io"
+	"net"
+	"syscall"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgconn"
 	"log/slog"
 	"net/http"
 	"time"
@@ -163,8 +170,27 @@ func ErrorStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
+// classify gives an unexpected error the code EUNAVAILABLE when it is a
+// dependency (database, Redis, S3) that could not be reached: the client
+// should retry, and a 503 with Retry-After says so, where a 500 would not.
+func classify(err error) error {
+	if upload.ErrorCode(err) != upload.EINTERNAL || !transient(err) {
+		return err
+	}
+	return fmt.Errorf("%w (%v)", &upload.Error{Code: upload.EUNAVAILABLE,
+		Message: "The service is briefly unavailable; please retry in a moment."}, err)
+}
+
+func transient(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, sql.ErrConnDone)
+}
+
 func (s *Server) logError(r *http.Request, err error) {
-	if upload.ErrorCode(err) == upload.EINTERNAL {
+	if c := upload.ErrorCode(err); c == upload.EINTERNAL || c == upload.EUNAVAILABLE {
 		s.logger(r).Error("request failed", "err", err)
 	}
 }
@@ -179,6 +205,7 @@ type errorDetail struct {
 }
 
 func (s *Server) errorJSON(w http.ResponseWriter, r *http.Request, err error) {
+	err = classify(err)
 	s.logError(r, err)
 	st := ErrorStatus(err)
 	if st == http.StatusServiceUnavailable || st == http.StatusTooManyRequests {
