@@ -107,6 +107,11 @@ func (l Limits) Check(data []byte) (string, image.Config, error) {
 	if int64(cfg.Width)*int64(cfg.Height) > limit {
 		return ct, cfg, tooManyPixels(cfg.Width, cfg.Height, limit)
 	}
+	if ct == TypeWebP && len(data) >= 21 && string(data[12:16]) == "VP8X" && data[20]&0x02 != 0 {
+		// The decoders here read still WebP only; saying so beats calling
+		// a valid animation damaged.
+		return ct, cfg, upload.Errorf(upload.EUNSUPPORTED, "This file is an animated WebP image; only still WebP images (or animated GIFs) are accepted.")
+	}
 	if ct == TypeGIF {
 		budget := l.MaxGIFFramePixels
 		if budget <= 0 {

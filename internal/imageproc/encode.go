@@ -51,7 +51,10 @@ func encode(m *image.NRGBA, ct string, quality int, alpha bool) ([]byte, error) 
 			err = enc.Encode(&buf, asRGBA(m))
 		}
 	case TypeWebP:
-		err = webp.Encode(&buf, m, webp.Options{Quality: quality, Method: 4})
+		// Method 2 rather than libwebp's default 4: in WebAssembly, 4 is
+		// five times slower (2.4 s against 0.45 s for 2048×1536) for files
+		// about 3% smaller. Native cwebp, when present, uses 4.
+		err = webp.Encode(&buf, m, webp.Options{Quality: quality, Method: 2})
 	default:
 		return nil, fmt.Errorf("imageproc: cannot encode %q", ct)
 	}

@@ -236,6 +236,15 @@ func TestRefusesOtherFormats(t *testing.T) {
 			wantCode(t, err, upload.EUNSUPPORTED)
 		})
 	}
+	t.Run("animated webp", func(t *testing.T) {
+		data := webpVP8XHeader(100, 100)
+		data[20] |= 0x02 // animation flag
+		_, err := Process(context.Background(), data, photoProfile, Options{})
+		wantCode(t, err, upload.EUNSUPPORTED)
+		if msg := upload.ErrorMessage(err); !strings.Contains(msg, "animated WebP") {
+			t.Errorf("message = %q", msg)
+		}
+	})
 	t.Run("type not in profile", func(t *testing.T) {
 		p := photoProfile
 		p.AllowedTypes = []string{TypeJPEG}

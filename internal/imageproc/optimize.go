@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/gif"
 	"image/jpeg"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"time"
 
 	"golang.org/x/image/webp"
@@ -83,13 +85,17 @@ func (o *Optimizer) steps(contentType string, data []byte, lossy bool) []step {
 	}
 	switch contentType {
 	case TypeJPEG:
-		ss = []step{
-			{tool: "jpegtran", lossless: true, args: func(in, out string) []string {
+		// Both do the same lossless work (optimized Huffman tables,
+		// progressive scans) with the same library, so jpegoptim only
+		// stands in when jpegtran is missing.
+		if _, ok := o.paths["jpegtran"]; ok {
+			ss = []step{{tool: "jpegtran", lossless: true, args: func(in, out string) []string {
 				return []string{"-copy", "none", "-optimize", "-progressive", "-outfile", out, in}
-			}},
-			{tool: "jpegoptim", lossless: true, stdout: true, args: func(in, _ string) []string {
+			}}}
+		} else {
+			ss = []step{{tool: "jpegoptim", lossless: true, stdout: true, args: func(in, _ string) []string {
 				return []string{"--quiet", "--strip-all", "--all-progressive", "--stdout", in}
-			}},
+			}}}
 		}
 	case TypePNG:
 		ss = pngLossless
@@ -109,7 +115,7 @@ func (o *Optimizer) steps(contentType string, data []byte, lossy bool) []step {
 		// recompresses lossless (VP8L) files, where it is exact.
 		if isLosslessWebP(data) {
 			ss = []step{{tool: "cwebp", lossless: true, args: func(in, out string) []string {
-				return []string{"-quiet", "-lossless", "-exact", "-z", "9", "-metadata", "none", in, "-o", out}
+				return []string{"-quiet", "-lossless", "-exact", "-z", "6", "-metadata", "none", in, "-o", out}
 			}}}
 		}
 	}
@@ -146,8 +152,11 @@ func (o *Optimizer) Optimize(ctx context.Context, contentType string, data []byt
 	defer os.RemoveAll(dir)
 
 	best := data
-	var run func(steps []step, in []byte)
-	run = func(steps []step, in []byte) {
+	// run applies steps to in, whose decoded pixels are ref. Steps chained
+	// after a lossy one are checked against that step's output, not the
+	// original: lossless means "changes nothing further".
+	var run func(steps []step, in []byte, ref image.Image)
+	run = func(steps []step, in []byte, ref image.Image) {
 		for _, s := range steps {
 			if ctx.Err() != nil {
 				return
@@ -160,11 +169,13 @@ func (o *Optimizer) Optimize(ctx context.Context, contentType string, data []byt
 				best = out
 			}
 			if len(s.then) > 0 {
-				run(s.then, out)
+				if outRef, err := decodeAny(contentType, out); err == nil {
+					run(s.then, out, outRef)
+				}
 			}
 		}
 	}
-	run(steps, data)
+	run(steps, data, ref)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -273,3 +284,74 @@ func sameImage(contentType string, ref image.Image, out []byte, lossless bool) b
 	return true
 }
 
+// hasWebPEncoder reports whether the optimizer can encode WebP natively.
+func (o *Optimizer) hasWebPEncoder() bool {
+	if o == nil {
+		return false
+	}
+	_, ok := o.paths["cwebp"]
+	return ok
+}
+
+// encodeWebP encodes m with cwebp instead of the WebAssembly build of
+// libwebp: the same library, natively and multi-threaded, several times
+// faster. Optimizing a lossy WebP afterwards would mean a second lossy
+// generation, so when cwebp exists it is used as the encoder itself. The
+// pixels go over as PAM, which costs nothing to write. ok is false when
+// anything goes wrong; the caller then encodes in Go.
+func (o *Optimizer) encodeWebP(ctx context.Context, m *image.NRGBA, quality int, alpha bool) (out []byte, ok bool) {
+	path, found := o.paths["cwebp"]
+	if !found {
+		return nil, false
+	}
+	dir, err := os.MkdirTemp("", "imageproc-webp-*")
+	if err != nil {
+		return nil, false
+	}
+	defer os.RemoveAll(dir)
+	in, outPath := filepath.Join(dir, "in.pam"), filepath.Join(dir, "out.webp")
+	if err := os.WriteFile(in, pam(m, alpha), 0o600); err != nil {
+		return nil, false
+	}
+	tctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	cmd := exec.CommandContext(tctx, path, "-quiet", "-mt", "-m", "4", "-q", strconv.Itoa(quality),
+		"-metadata", "none", in, "-o", outPath)
+	cmd.WaitDelay = time.Second
+	if err := cmd.Run(); err != nil {
+		return nil, false
+	}
+	out, err = os.ReadFile(outPath)
+	if err != nil {
+		return nil, false
+	}
+	cfg, err := webp.DecodeConfig(bytes.NewReader(out))
+	if err != nil || cfg.Width != m.Rect.Dx() || cfg.Height != m.Rect.Dy() {
+		return nil, false
+	}
+	return out, true
+}
+
+// pam writes m as a Netpbm PAM file, RGB or RGB_ALPHA (PAM alpha is not
+// premultiplied, like NRGBA).
+func pam(m *image.NRGBA, alpha bool) []byte {
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	depth, tupl := 3, "RGB"
+	if alpha {
+		depth, tupl = 4, "RGB_ALPHA"
+	}
+	hdr := fmt.Sprintf("P7\nWIDTH %d\nHEIGHT %d\nDEPTH %d\nMAXVAL 255\nTUPLTYPE %s\nENDHDR\n", w, h, depth, tupl)
+	b := make([]byte, 0, len(hdr)+w*h*depth)
+	b = append(b, hdr...)
+	for y := 0; y < h; y++ {
+		row := m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y+y):][:4*w]
+		if alpha {
+			b = append(b, row...)
+			continue
+		}
+		for x := 0; x < len(row); x += 4 {
+			b = append(b, row[x], row[x+1], row[x+2])
+		}
+	}
+	return b
+}

@@ -3,6 +3,7 @@ package imageproc
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"os"
@@ -58,6 +59,11 @@ func TestOptimizer(t *testing.T) {
 	ctx := context.Background()
 	jpg := encodeJPEG(t, photo(400, 300, 11), 85)
 	pngData := encodePNG(t, graphic(200, 160))
+	holed := photo(200, 160, 13)
+	for i := 3; i < len(holed.Pix)/4; i += 4 {
+		holed.Pix[i] = 0
+	}
+	pngPhoto := encodePNG(t, holed)
 	gifData := encodeGIF(t, graphic(200, 160))
 	var webpLossless, webpLossy bytes.Buffer
 	if err := webp.Encode(&webpLossless, graphic(200, 160), webp.Options{Lossless: true}); err != nil {
@@ -84,7 +90,7 @@ func TestOptimizer(t *testing.T) {
 		{"optipng", TypePNG, pngData, false, true, nil},
 		{"zopflipng", TypePNG, pngData, false, true, nil},
 		{"advpng", TypePNG, pngData, false, true, nil},
-		{"pngquant", TypePNG, pngData, true, false, nil},
+		{"pngquant", TypePNG, pngPhoto, true, false, nil},
 		{"gifsicle", TypeGIF, gifData, false, true, nil},
 		{"cwebp", TypeWebP, webpLossless.Bytes(), false, true, nil},
 	}
@@ -110,6 +116,22 @@ func TestOptimizer(t *testing.T) {
 		})
 	}
 
+	t.Run("optipng after pngquant", func(t *testing.T) {
+		needTool(t, all, "pngquant")
+		needTool(t, all, "optipng")
+		quant, err := onlyTools(all, "pngquant").Optimize(ctx, TypePNG, pngPhoto, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		both, err := onlyTools(all, "pngquant", "optipng").Optimize(ctx, TypePNG, pngPhoto, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("pngquant %d bytes, pngquant+optipng %d bytes", len(quant), len(both))
+		if len(both) >= len(quant) {
+			t.Errorf("optipng did not improve on pngquant's output (%d >= %d)", len(both), len(quant))
+		}
+	})
 	t.Run("pngquant only when lossy", func(t *testing.T) {
 		needTool(t, all, "pngquant")
 		o := onlyTools(all, "pngquant")
@@ -243,5 +265,39 @@ func TestProcessWithOptimizer(t *testing.T) {
 	}
 	if slices.Contains(o.Tools(), "jpegtran") && !isProgressive(res.Outputs[0].Data) {
 		t.Error("JPEG output is not progressive although jpegtran is present")
+	}
+}
+
+// TestCWebPEncoder checks the native WebP path keeps alpha and size, and
+// that outputs stay within a small distance of the pure-Go encoding.
+func TestCWebPEncoder(t *testing.T) {
+	o := NewOptimizer(20 * time.Second)
+	needTool(t, o, "cwebp")
+	holed := photo(120, 90, 14)
+	holed.SetNRGBA(60, 45, color.NRGBA{0, 0, 0, 0})
+	p := testProfile(upload.VariantSpec{Name: "v", Width: 100, Height: 100, Fit: upload.FitInside, Formats: []string{"webp"}, Quality: 85})
+	for _, alpha := range []bool{false, true} {
+		t.Run(fmt.Sprintf("alpha=%v", alpha), func(t *testing.T) {
+			src := photo(120, 90, 14)
+			if alpha {
+				src = holed
+			}
+			res, err := Process(context.Background(), encodePNG(t, src), p, Options{Optimizer: onlyTools(o, "cwebp")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := res.Outputs[0]
+			m := decodeOutput(t, out)
+			if out.Width != 100 || out.Height != 75 {
+				t.Errorf("size %dx%d, want 100x75", out.Width, out.Height)
+			}
+			_, _, _, a := m.At(50, 37).RGBA()
+			if got := a < 0xFFFF; got != alpha {
+				t.Errorf("transparent at the hole = %v, want %v", got, alpha)
+			}
+			if bytes.Contains(out.Data, []byte("EXIF")) || bytes.Contains(out.Data, []byte("ICCP")) {
+				t.Error("cwebp output carries metadata")
+			}
+		})
 	}
 }

@@ -116,10 +116,7 @@ func Process(ctx context.Context, data []byte, p upload.Profile, opt Options) (*
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		ga, gb := jobs[a].geo, jobs[b].geo
-		return cmpDesc(ga.full*float64(ga.outW), gb.full*float64(gb.outW))
-	})
+	slices.SortStableFunc(order, func(a, b int) int { return cmpDesc(jobs[a].geo.full, jobs[b].geo.full) })
 
 	// Encoders are single-threaded (and the optimizers are separate
 	// processes), so they run concurrently while the next size is resized.
@@ -135,7 +132,7 @@ func Process(ctx context.Context, data []byte, p upload.Profile, opt Options) (*
 	fail := func(err error) {
 		errOnce.Do(func() { firstErr = err; cancel() })
 	}
-	c := &cascade{srcW: res.Width, frames: []*image.NRGBA{src}}
+	c := &cascade{srcW: res.Width, opaque: !alpha, frames: []*image.NRGBA{src}}
 	for _, i := range order {
 		if err := ctx.Err(); err != nil {
 			break
@@ -150,10 +147,24 @@ func Process(ctx context.Context, data []byte, p upload.Profile, opt Options) (*
 			wg.Go(func() {
 				sem <- struct{}{}
 				defer func() { <-sem }()
+				defer func() {
+					// The WebAssembly encoder is the one piece not written
+					// in Go; a panic there must fail this upload, not the
+					// worker.
+					if r := recover(); r != nil {
+						fail(fmt.Errorf("imageproc: encoder panic: %v", r))
+					}
+				}()
 				if ctx.Err() != nil {
 					return
 				}
 				out := &res.Outputs[oi]
+				if out.ContentType == TypeWebP && opt.Optimizer.hasWebPEncoder() {
+					if b, ok := opt.Optimizer.encodeWebP(ctx, m, quality, alpha); ok {
+						out.Data, out.OriginalBytes = b, int64(len(b))
+						return
+					}
+				}
 				b, err := encode(m, out.ContentType, quality, alpha)
 				if err != nil {
 					fail(err)

@@ -67,6 +67,7 @@ func planGeometry(spec upload.VariantSpec, w, h int) geometry {
 // enough detail.
 type cascade struct {
 	srcW   int
+	opaque bool           // every pixel opaque: the fixed-point resampler applies
 	frames []*image.NRGBA // full frames; frames[0] is the oriented source
 }
 
@@ -112,7 +113,12 @@ func (c *cascade) render(ctx context.Context, g geometry) (*image.NRGBA, error) 
 		}
 		return imaging.Clone(sub), nil
 	}
-	out := imaging.Resize(sub, g.outW, g.outH, imaging.CatmullRom)
+	var out *image.NRGBA
+	if c.opaque {
+		out = resizeOpaque(sub, g.outW, g.outH)
+	} else {
+		out = imaging.Resize(sub, g.outW, g.outH, imaging.CatmullRom)
+	}
 	if g.crop == [4]float64{0, 0, 1, 1} {
 		c.frames = append(c.frames, out)
 	}

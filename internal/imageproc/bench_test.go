@@ -1,0 +1,108 @@
+package imageproc
+
+import (
+	"context"
+	"image"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/disintegration/imaging"
+)
+
+// photo12MP is a 4000×3000 JPEG at quality 90, made once per test binary.
+var photo12MP = sync.OnceValue(func() []byte {
+	return encodeJPEG(&testing.B{}, photo(4000, 3000, 42), 90)
+})
+
+// BenchmarkProcessPhoto12MP is the number to compare with libvips: the photo
+// profile (4 sizes × JPEG and WebP) on a 12 MP JPEG, pure Go.
+func BenchmarkProcessPhoto12MP(b *testing.B) {
+	data := photo12MP()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Process(context.Background(), data, photoProfile, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkProcessPhoto12MPOptimized adds the optimizer tools found on PATH.
+func BenchmarkProcessPhoto12MPOptimized(b *testing.B) {
+	o := NewOptimizer(30 * time.Second)
+	if len(o.Tools()) == 0 {
+		b.Skip("no optimizer tools on PATH")
+	}
+	data := photo12MP()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Process(context.Background(), data, photoProfile, Options{Optimizer: o}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecode is decoding plus the one conversion to NRGBA.
+func BenchmarkDecode(b *testing.B) {
+	data := photo12MP()
+	ct, cfg, err := Limits{}.Check(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		img, err := decode(ct, data, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		toNRGBA(img)
+	}
+}
+
+// BenchmarkResize compares the cascade for the photo profile's four sizes
+// with resizing each directly from the source.
+func BenchmarkResize(b *testing.B) {
+	img, _ := decode(TypeJPEG, photo12MP(), image.Config{Width: 4000, Height: 3000})
+	src, _ := toNRGBA(img)
+	b.Run("cascade", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c := &cascade{srcW: 4000, opaque: true, frames: []*image.NRGBA{src}}
+			for _, spec := range photoProfile.Variants {
+				if _, err := c.render(context.Background(), planGeometry(spec, 4000, 3000)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, spec := range photoProfile.Variants {
+				g := planGeometry(spec, 4000, 3000)
+				if spec.Fit == "cover" {
+					imaging.Fill(src, g.outW, g.outH, imaging.Center, imaging.CatmullRom)
+				} else {
+					imaging.Resize(src, g.outW, g.outH, imaging.CatmullRom)
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkEncode measures each encoder on a 2048-pixel-wide variant.
+func BenchmarkEncode(b *testing.B) {
+	m := imaging.Resize(photo(4000, 3000, 42), 2048, 1536, imaging.CatmullRom)
+	for _, ct := range []string{TypeJPEG, TypeWebP, TypePNG} {
+		b.Run(kindOf(ct), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := encode(m, ct, 82, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
