@@ -141,6 +141,25 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	start := time.Now()
 	var cl closers
 	defer cl.close()
+	// versitygw changes the process's working directory into its data
+	// folder, so every path must be absolute before it starts.
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("DATA_DIR: %w", err)
+	}
+	cfg.DataDir = dataDir
+	if cfg.ProfilesFile != "" {
+		if cfg.ProfilesFile, err = filepath.Abs(cfg.ProfilesFile); err != nil {
+			return fmt.Errorf("PROFILES_FILE: %w", err)
+		}
+	}
+	if strings.HasPrefix(cfg.DatabaseURL, "sqlite:") && !strings.HasPrefix(cfg.DatabaseURL, "sqlite://") {
+		path, err := filepath.Abs(strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+		if err != nil {
+			return fmt.Errorf("DATABASE_URL: %w", err)
+		}
+		cfg.DatabaseURL = "sqlite:" + path
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("DATA_DIR: %w", err)
 	}

@@ -28,6 +28,7 @@ type S3 struct {
 
 	cancel context.CancelFunc
 	done   chan error
+	wd     string // working directory before the gateway moved it
 }
 
 // Credentials of the embedded gateway's root user. They only ever guard a
@@ -51,6 +52,9 @@ func StartS3(dir, addr string) (*S3, error) {
 		return nil, err
 	}
 	dir, _ = filepath.Abs(dir)
+	// The posix backend chdirs into its root and works with relative
+	// paths from then on; Stop moves the process back.
+	wd, _ := os.Getwd()
 	be, err := backend(dir)
 	if err != nil {
 		s3Mu.Unlock()
@@ -71,6 +75,7 @@ func StartS3(dir, addr string) (*S3, error) {
 		SecretKey: DevSecretKey,
 		cancel:    cancel,
 		done:      make(chan error, 1),
+		wd:        wd,
 	}
 	go func() {
 		s.done <- embedgw.RunVersityGW(ctx, be, &embedgw.Config{
@@ -100,6 +105,9 @@ func (s *S3) Stop() {
 	select {
 	case <-s.done:
 	case <-time.After(30 * time.Second):
+	}
+	if s.wd != "" {
+		os.Chdir(s.wd)
 	}
 	s3Mu.Unlock()
 }

@@ -42,6 +42,8 @@ type DB struct {
 	dialect string
 	where   string // host or file, for error messages; never holds a password
 	now     func() time.Time
+
+	batch batcher // group commit for CreateUpload
 }
 
 var _ upload.Store = (*DB)(nil)
@@ -163,7 +165,10 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 // Close closes every connection of the pool.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	d.batch.stop()
+	return d.db.Close()
+}
 
 // Migrate applies every migration in migrations.FS that the database lacks.
 // It does nothing on an up-to-date database. On Postgres, concurrent runs

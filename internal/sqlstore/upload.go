@@ -25,6 +25,10 @@ const uploadColumns = `id, profile, owner, filename, declared_type, declared_byt
 // sets CreatedAt and UpdatedAt when they are zero; times are kept to the
 // millisecond. An existing ID is ECONFLICT. Variants are not stored here:
 // an upload gets them from MarkReady.
+//
+// Inserts are group-committed: concurrent calls share one transaction and
+// one multi-row INSERT (see batch.go), which is what lets a presign
+// endpoint keep up with many clients on SQLite's single writer.
 func (d *DB) CreateUpload(ctx context.Context, u *upload.Upload) error {
 	now := d.clock()
 	if u.CreatedAt.IsZero() {
@@ -36,25 +40,7 @@ func (d *DB) CreateUpload(ctx context.Context, u *upload.Upload) error {
 	if u.Status == "" {
 		u.Status = upload.StatusPending
 	}
-	var processed sql.NullInt64
-	if u.ProcessedAt != nil {
-		processed = sql.NullInt64{Int64: millis(*u.ProcessedAt), Valid: true}
-	}
-	res, err := d.db.ExecContext(ctx, `INSERT INTO uploads (`+uploadColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-		ON CONFLICT (id) DO NOTHING`,
-		u.ID, u.Profile, u.Owner, u.Filename, u.DeclaredType, u.DeclaredBytes, u.ContentType, u.Bytes,
-		string(u.Status), u.ErrorCode, u.ErrorMessage, u.Width, u.Height, u.Blurhash, u.Version,
-		millis(u.CreatedAt), millis(u.UpdatedAt), millis(u.ExpiresAt), processed)
-	if err != nil {
-		return fmt.Errorf("sqlstore: create upload %s: %w", u.ID, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlstore: create upload %s: %w", u.ID, err)
-	} else if n == 0 {
-		return upload.Errorf(upload.ECONFLICT, "Upload %s already exists.", u.ID)
-	}
-	return nil
+	return d.batch.insert(ctx, d, u)
 }
 
 // Upload returns the upload with its variants ordered by name, or

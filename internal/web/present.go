@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -42,7 +43,7 @@ func (s *Server) toJSON(u *upload.Upload) uploadJSON {
 	if u.Status == upload.StatusFailed {
 		j.Error = &errorDetail{Code: u.ErrorCode, Message: u.ErrorMessage}
 	}
-	for _, v := range u.Variants {
+	for _, v := range s.ordered(u) {
 		j.Variants = append(j.Variants, variantJSON{
 			Name: v.Name, URL: s.cdn.URL(v.Key), Width: v.Width, Height: v.Height,
 			Bytes: v.Bytes, OriginalBytes: v.OriginalBytes, ContentType: v.ContentType,
@@ -59,21 +60,23 @@ func (s *Server) toView(u *upload.Upload) uploadView {
 		PageURL: "/uploads/" + u.ID, StatusURL: "/api/uploads/" + u.ID, EventsURL: "/uploads/" + u.ID + "/events",
 		CreatedAt: u.CreatedAt,
 	}
-	for _, vr := range u.Variants {
+	prof := s.profiles[u.Profile]
+	for _, vr := range s.ordered(u) {
 		vv := variantView{
 			Name: vr.Name, URL: s.cdn.URL(vr.Key), ContentType: vr.ContentType,
 			Width: vr.Width, Height: vr.Height, Bytes: vr.Bytes, BytesText: humanBytes(vr.Bytes),
+			Crop: specOf(prof, vr.Name).Fit == upload.FitCover,
 		}
 		if vr.OriginalBytes > vr.Bytes && vr.OriginalBytes > 0 {
 			vv.SavingText = fmt.Sprintf("−%d%% (optimized)", (vr.OriginalBytes-vr.Bytes)*100/vr.OriginalBytes)
 		}
 		v.Variants = append(v.Variants, vv)
 	}
-	// The preview is the mid-size image in the primary format: the first
-	// non-WebP variant at most 1024 wide, else the first variant.
+	// The preview is a mid-size, uncropped image in the primary format:
+	// the largest such variant at most 1024 wide.
 	for i := range v.Variants {
 		vv := &v.Variants[i]
-		if vv.ContentType != "image/webp" && vv.Width <= 1024 {
+		if vv.ContentType != "image/webp" && !vv.Crop && vv.Width <= 1024 {
 			v.Preview = vv
 			break
 		}
@@ -81,7 +84,81 @@ func (s *Server) toView(u *upload.Upload) uploadView {
 	if v.Preview == nil && len(v.Variants) > 0 {
 		v.Preview = &v.Variants[0]
 	}
+	v.Snippet = snippet(v.Variants)
 	return v
+}
+
+// ordered returns the upload's variants in the profile's order (largest
+// first, as profiles list them), each primary format before its WebP.
+func (s *Server) ordered(u *upload.Upload) []upload.Variant {
+	prof := s.profiles[u.Profile]
+	rank := func(v upload.Variant) int {
+		base, _, _ := strings.Cut(v.Name, ".")
+		for i, spec := range prof.Variants {
+			if spec.Name == base {
+				r := 2 * i
+				if v.ContentType == "image/webp" {
+					r++
+				}
+				return r
+			}
+		}
+		return 1 << 20 // a variant of a profile since changed: last
+	}
+	out := slices.Clone(u.Variants)
+	slices.SortStableFunc(out, func(a, b upload.Variant) int { return rank(a) - rank(b) })
+	return out
+}
+
+func specOf(p upload.Profile, variant string) upload.VariantSpec {
+	base, _, _ := strings.Cut(variant, ".")
+	for _, spec := range p.Variants {
+		if spec.Name == base {
+			return spec
+		}
+	}
+	return upload.VariantSpec{}
+}
+
+// snippet is the HTML a user pastes into another site: a <picture> with
+// the WebP files as a source and the primary format as the fallback, over
+// the uncropped sizes (a square crop has another aspect ratio and does not
+// belong in a srcset).
+func snippet(vs []variantView) string {
+	var webp, other []string
+	var src, webpSrc string
+	var w, h int
+	for _, v := range vs {
+		if v.Crop {
+			continue
+		}
+		c := fmt.Sprintf("%s %dw", v.URL, v.Width)
+		if v.ContentType == "image/webp" {
+			if webpSrc == "" {
+				webpSrc = v.URL
+			}
+			webp = append(webp, c)
+			continue
+		}
+		if src == "" {
+			src, w, h = v.URL, v.Width, v.Height
+		}
+		other = append(other, c)
+	}
+	switch {
+	case src == "" && webpSrc == "":
+		return ""
+	case src == "":
+		return fmt.Sprintf("<img src=\"%s\"\n     srcset=\"%s\"\n     sizes=\"100vw\" alt=\"Describe the image\">", webpSrc, strings.Join(webp, ", "))
+	}
+	var b strings.Builder
+	b.WriteString("<picture>\n")
+	if len(webp) > 0 {
+		fmt.Fprintf(&b, "  <source type=\"image/webp\"\n          srcset=\"%s\"\n          sizes=\"100vw\">\n", strings.Join(webp, ", "))
+	}
+	fmt.Fprintf(&b, "  <img src=\"%s\"\n       srcset=\"%s\"\n       sizes=\"100vw\" width=\"%d\" height=\"%d\" alt=\"Describe the image\">\n</picture>",
+		src, strings.Join(other, ", "), w, h)
+	return b.String()
 }
 
 // humanBytes formats a size the way people read it: "31 MB", "182 KB".

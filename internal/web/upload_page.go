@@ -44,7 +44,7 @@ func (s *Server) uploaded(w http.ResponseWriter, r *http.Request) error {
 		}
 		now := s.now()
 		u = &upload.Upload{
-			ID: id, Profile: prof.Name, Owner: owner, Filename: "upload",
+			ID: id, Profile: prof.Name, Owner: owner, Filename: "Untitled image",
 			DeclaredType: normalizeType(info.ContentType), DeclaredBytes: info.Size,
 			Status: upload.StatusPending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now,
 		}

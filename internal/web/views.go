@@ -72,11 +72,12 @@ type uploadView struct {
 	Width        int
 	Height       int
 	Blurhash     string
-	PageURL      string       // /uploads/{id}
-	StatusURL    string       // /api/uploads/{id}
-	EventsURL    string       // /uploads/{id}/events
-	Preview      *variantView // a mid-size image for the page
-	Variants     []variantView
+	PageURL      string        // /uploads/{id}
+	StatusURL    string        // /api/uploads/{id}
+	EventsURL    string        // /uploads/{id}/events
+	Preview      *variantView  // a mid-size image for the page
+	Variants     []variantView // in the profile's order, largest first
+	Snippet      string        // <picture> HTML to paste into other sites (shown as text)
 	CreatedAt    time.Time
 }
 
@@ -90,4 +91,5 @@ type variantView struct {
 	Bytes       int64
 	BytesText   string // "182 KB"
 	SavingText  string // "-23% (optimized)" or ""
+	Crop        bool   // a cover crop (another aspect ratio than the original)
 }

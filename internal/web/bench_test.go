@@ -1,0 +1,82 @@
+package web
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"uploader/internal/cdn"
+	"uploader/internal/s3store"
+	"uploader/internal/sqlstore"
+	"uploader/internal/testenv"
+	"uploader/internal/upload"
+)
+
+type noJobs struct{}
+
+func (noJobs) EnqueueProcess(context.Context, string, upload.Profile) error { return nil }
+
+// benchServer is the web role on a real SQLite store and a real S3 client
+// (signing a policy needs no round trip to S3).
+func benchServer(b *testing.B, dbURL string) http.Handler {
+	b.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, dbURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	objs, err := s3store.New(ctx, s3store.Config{Bucket: "bench", Endpoint: "http://127.0.0.1:1", AccessKey: "AKIDEXAMPLE", SecretKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(Deps{
+		Config: Config{APITokens: []string{"tok"}, SessionSecret: []byte("0123456789abcdef0123456789abcdef"),
+			UploadExpires: 10 * time.Minute, PresignPerMinute: 1 << 30, PresignPerMinuteIP: 1 << 30},
+		Store: db, Objects: objs, Jobs: noJobs{}, Profiles: upload.DefaultProfiles(50_000_000),
+		CDN: cdn.New("http://cdn.example"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s.Handler()
+}
+
+// BenchmarkCreateUpload is POST /api/uploads end to end in process: auth,
+// validation, database insert, policy signing and JSON.
+func BenchmarkCreateUpload(b *testing.B) {
+	for _, db := range []struct {
+		name string
+		url  func(b *testing.B) string
+	}{
+		{"sqlite", func(b *testing.B) string { return "sqlite:" + testenv.SQLiteURL(b) }},
+		{"postgres", func(b *testing.B) string { return testenv.PostgresURL(b) }},
+	} {
+		b.Run(db.name, func(b *testing.B) {
+			h := benchServer(b, db.url(b))
+			body := `{"filename":"a.jpg","content_type":"image/jpeg","size":123456,"profile":"photo"}`
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req := httptest.NewRequest("POST", "/api/uploads", strings.NewReader(body))
+					req.Header.Set("Authorization", "Bearer tok")
+					req.Header.Set("Content-Type", "application/json")
+					w := httptest.NewRecorder()
+					h.ServeHTTP(w, req)
+					if w.Code != http.StatusCreated {
+						b.Fatalf("status %d: %s", w.Code, w.Body)
+					}
+				}
+			})
+		})
+	}
+}
