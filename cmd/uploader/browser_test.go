@@ -31,6 +31,17 @@ import (
 
 const chromiumPath = "/usr/bin/chromium"
 
+// packageDir is the directory of this package, read before any test runs:
+// versitygw's posix backend calls os.Chdir into its data directory, so after
+// the first startApp the working directory is some test's temporary one.
+var packageDir = func() string {
+	d, err := os.Getwd()
+	if err != nil {
+		panic(err)
+	}
+	return d
+}()
+
 // browser is one headless chromium with one tab, and what that tab wrote to
 // its console.
 type browser struct {
@@ -684,6 +695,43 @@ func (b *browser) waitForReload(t *testing.T, predicate string, limit time.Durat
 	}
 }
 
+// TestBrowserResultPages checks what the finished pages offer: a crisp
+// gallery thumbnail and an embed snippet whose <img> has the upload's
+// proportions and offers only resized (not cropped) images.
+func TestBrowserResultPages(t *testing.T) {
+	a := startApp(t, nil)
+	b := newBrowser(t)
+	b.do(t, 15*time.Second, chromedp.Navigate(a.base+"/"))
+	s := b.session(t, a).uploadPhoto(t, photo(t, 1600, 1200), "photo")
+	if s.Status != "ready" {
+		t.Fatalf("upload %s: %+v", s.Status, s.Error)
+	}
+
+	b.do(t, 15*time.Second, chromedp.Navigate(a.base+"/uploads"))
+	b.waitFor(t, "the gallery thumbnail", `(() => { const i = document.querySelector('img.card-thumb'); return !!i && i.complete && i.naturalWidth > 0; })()`, 10*time.Second)
+	thumb := eval[map[string]float64](t, b, `(() => { const i = document.querySelector('img.card-thumb'); return {natural: i.naturalWidth, naturalH: i.naturalHeight, shown: i.clientWidth * devicePixelRatio}; })()`)
+	if thumb["natural"] < thumb["shown"] {
+		t.Errorf("the gallery thumbnail is a %vx%v image stretched to %v pixels wide", thumb["natural"], thumb["naturalH"], thumb["shown"])
+	}
+
+	b.do(t, 15*time.Second, chromedp.Navigate(a.base+"/uploads/"+s.ID))
+	snippet := eval[string](t, b, `document.querySelector('pre.snippet').textContent`)
+	m := regexp.MustCompile(`<img src="([^"]+)"[^>]*?srcset="([^"]+)"[^>]*?width="(\d+)" height="(\d+)"`).FindStringSubmatch(strings.Join(strings.Fields(snippet), " "))
+	if m == nil {
+		t.Fatalf("no <img> with src, srcset, width and height in the snippet:\n%s", snippet)
+	}
+	var w, h int
+	fmt.Sscan(m[3], &w)
+	fmt.Sscan(m[4], &h)
+	if w*s.Height != h*s.Width {
+		t.Errorf("the snippet's <img> is %dx%d, but the image is %dx%d", w, h, s.Width, s.Height)
+	}
+	if strings.Contains(m[1]+m[2], "thumb150") {
+		t.Errorf("the snippet offers the square crop: src %s, srcset %s", m[1], m[2])
+	}
+	b.checkConsole(t, "result pages", nil)
+}
+
 // TestBrowserScreenshots writes the pictures in docs/screenshots when
 // UPDATE_SCREENSHOTS=1; otherwise it is skipped, so runs leave the tree
 // clean.
@@ -691,9 +739,11 @@ func TestBrowserScreenshots(t *testing.T) {
 	if os.Getenv("UPDATE_SCREENSHOTS") != "1" {
 		t.Skip("set UPDATE_SCREENSHOTS=1 to rewrite docs/screenshots/*.png")
 	}
+	// Not relative to the working directory: the embedded S3 gateway
+	// changes it (see packageDir).
+	dir := filepath.Join(packageDir, "..", "..", "docs", "screenshots")
 	a := startApp(t, nil)
 	b := newBrowser(t)
-	dir := filepath.Join("..", "..", "docs", "screenshots")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -745,11 +795,23 @@ func TestBrowserScreenshots(t *testing.T) {
 	items := eval[[]resultItem](t, b, resultImages)
 	id := checkResult(t, a, b.session(t, a), items[0], 8)
 
+	// A full-page picture shows what lies below the fold too, so the lazy
+	// images must be loaded and decoded first.
+	const allImages = `Promise.all([...document.querySelectorAll('img')].map((i) => {
+  i.loading = 'eager';
+  return i.decode().then(() => i.naturalWidth > 0, () => false);
+})).then((r) => r.every(Boolean))`
 	b.do(t, 15*time.Second, chromedp.Navigate(a.base+"/uploads/"+id))
-	b.waitForReload(t, `[...document.querySelectorAll('img.variant-img')].every((i) => { i.loading = 'eager'; return i.complete && i.naturalWidth > 0; })`, 20*time.Second)
+	if !eval[bool](t, b, allImages) {
+		t.Fatalf("the result page has images that do not load")
+	}
+	b.do(t, 5*time.Second, chromedp.Sleep(300*time.Millisecond))
 	shoot("result.png")
 
 	b.do(t, 15*time.Second, chromedp.Navigate(a.base+"/uploads"))
-	b.waitForReload(t, `[...document.querySelectorAll('img.card-thumb')].every((i) => { i.loading = 'eager'; return i.complete && i.naturalWidth > 0; })`, 20*time.Second)
+	if !eval[bool](t, b, allImages) {
+		t.Fatalf("the gallery has images that do not load")
+	}
+	b.do(t, 5*time.Second, chromedp.Sleep(300*time.Millisecond))
 	shoot("gallery.png")
 }
