@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/jpeg"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -814,4 +819,55 @@ func TestBrowserScreenshots(t *testing.T) {
 	}
 	b.do(t, 5*time.Second, chromedp.Sleep(300*time.Millisecond))
 	shoot("gallery.png")
+}
+
+// TestBrowserBlurhashPlaceholder: while an image cannot load (here the CDN
+// is blocked), the page shows the upload's blurhash under it, in the
+// image's colours.
+func TestBrowserBlurhashPlaceholder(t *testing.T) {
+	a := startApp(t, nil)
+	b := newBrowser(t)
+	b.do(t, 15*time.Second, chromedp.Navigate(a.base+"/"))
+	s := b.session(t, a).uploadPhoto(t, solidJPEG(t, 400, 300, color.RGBA{200, 60, 30, 255}), "photo")
+	if s.Status != "ready" || s.Blurhash == "" {
+		t.Fatalf("upload %s, blurhash %q", s.Status, s.Blurhash)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	_, err := chromedp.Call(ctx, network.SetBlockedURLs, network.SetBlockedURLsParams{
+		URLPatterns: []*network.BlockPattern{{URLPattern: a.base + "/cdn/*", Block: true}}})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.do(t, 15*time.Second, chromedp.Navigate(a.base+"/uploads/"+s.ID))
+	b.waitFor(t, "a blurhash placeholder", `(() => { const i = document.querySelector('img.variant-img.blurhash'); return !!i && getComputedStyle(i).backgroundImage.startsWith('url("data:image/png'); })()`, 10*time.Second)
+	avg := eval[[]float64](t, b, `(async () => {
+		const i = document.querySelector('img.variant-img.blurhash');
+		const src = getComputedStyle(i).backgroundImage.slice(5, -2);
+		const im = new Image(); im.src = src; await im.decode();
+		const c = document.createElement('canvas'); c.width = im.width; c.height = im.height;
+		const g = c.getContext('2d'); g.drawImage(im, 0, 0);
+		const d = g.getImageData(0, 0, c.width, c.height).data;
+		let r = 0, gg = 0, bb = 0; const n = d.length / 4;
+		for (let k = 0; k < d.length; k += 4) { r += d[k]; gg += d[k+1]; bb += d[k+2]; }
+		return [r / n, gg / n, bb / n];
+	})()`)
+	want := []float64{200, 60, 30}
+	for k := range want {
+		if d := avg[k] - want[k]; d > 15 || d < -15 {
+			t.Errorf("placeholder colour %v, want about %v", avg, want)
+			break
+		}
+	}
+}
+
+func solidJPEG(t *testing.T, w, h int, c color.RGBA) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(img, img.Bounds(), &image.Uniform{c}, image.Point{}, draw.Src)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

@@ -283,6 +283,93 @@
 
   // ------------------------------------------------------------- variants
 
+  // ---------------------------------------------------------- blurhash
+
+  // The blurhash decoder (https://blurha.sh): a few cosine components,
+  // drawn small and stretched under the image until it has loaded.
+  const B83 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~';
+  function decode83(s) {
+    let v = 0;
+    for (const c of s) {
+      const d = B83.indexOf(c);
+      if (d < 0) return NaN;
+      v = v * 83 + d;
+    }
+    return v;
+  }
+  function toLinear(v) {
+    const x = v / 255;
+    return x <= 0.04045 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4);
+  }
+  function toSRGB(v) {
+    const x = Math.max(0, Math.min(1, v));
+    return Math.round((x <= 0.0031308 ? x * 12.92 : 1.055 * Math.pow(x, 1 / 2.4) - 0.055) * 255);
+  }
+  function blurhashURL(hash, w = 32, h = 32) {
+    if (typeof hash !== 'string' || hash.length < 6) return '';
+    const size = decode83(hash[0]);
+    const nx = (size % 9) + 1;
+    const ny = Math.floor(size / 9) + 1;
+    if (hash.length !== 4 + 2 * nx * ny) return '';
+    const maxV = (decode83(hash[1]) + 1) / 166;
+    const dc = decode83(hash.slice(2, 6));
+    const colors = [[toLinear(dc >> 16), toLinear((dc >> 8) & 255), toLinear(dc & 255)]];
+    const signPow = (v) => Math.sign(v) * v * v;
+    for (let i = 1; i < nx * ny; i++) {
+      const v = decode83(hash.slice(4 + i * 2, 6 + i * 2));
+      colors.push([
+        signPow((Math.floor(v / 361) - 9) / 9) * maxV,
+        signPow(((Math.floor(v / 19) % 19) - 9) / 9) * maxV,
+        signPow(((v % 19) - 9) / 9) * maxV,
+      ]);
+    }
+    if (colors.some((c) => c.some(Number.isNaN))) return '';
+    const canvas = document.createElement('canvas');
+    canvas.width = w;
+    canvas.height = h;
+    const ctx = canvas.getContext('2d');
+    if (!ctx) return '';
+    const img = ctx.createImageData(w, h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        let r = 0, g = 0, b = 0;
+        for (let j = 0; j < ny; j++) {
+          for (let i = 0; i < nx; i++) {
+            const basis = Math.cos((Math.PI * x * i) / w) * Math.cos((Math.PI * y * j) / h);
+            const c = colors[i + j * nx];
+            r += c[0] * basis;
+            g += c[1] * basis;
+            b += c[2] * basis;
+          }
+        }
+        const o = 4 * (x + y * w);
+        img.data[o] = toSRGB(r);
+        img.data[o + 1] = toSRGB(g);
+        img.data[o + 2] = toSRGB(b);
+        img.data[o + 3] = 255;
+      }
+    }
+    ctx.putImageData(img, 0, 0);
+    return canvas.toDataURL();
+  }
+
+  // placeholder shows the blurhash under img until the image has loaded.
+  // Styles set through the CSSOM are allowed by the page's CSP.
+  const placeholders = new Map();
+  function placeholder(img, hash) {
+    if (!hash || (img.complete && img.naturalWidth > 0)) return;
+    if (!placeholders.has(hash)) placeholders.set(hash, blurhashURL(hash));
+    const url = placeholders.get(hash);
+    if (!url) return;
+    img.classList.add('blurhash');
+    img.style.backgroundImage = `url("${url}")`;
+    const clear = () => {
+      img.classList.remove('blurhash');
+      img.style.backgroundImage = '';
+    };
+    img.addEventListener('load', clear, { once: true });
+  }
+
   // groupVariants pairs "w1024.jpg" with "w1024.webp": one figure per size,
   // the JPEG/PNG/GIF in <img> and the WebP offered through <source>.
   function groupVariants(variants) {
@@ -302,7 +389,7 @@
     return out;
   }
 
-  function variantFigure(group, filename) {
+  function variantFigure(group, filename, hash) {
     const { base, main, webp } = group;
     const fig = el('figure', 'variant');
     const picture = el('picture', 'variant-picture');
@@ -319,6 +406,7 @@
     if (main.width) img.width = main.width;
     if (main.height) img.height = main.height;
     img.src = main.url;
+    placeholder(img, hash);
     picture.append(img);
 
     const caption = el('figcaption', 'variant-caption',
@@ -724,7 +812,7 @@
 
     function renderReady(item, s, pageURL) {
       const figures = el('div', 'variants');
-      for (const g of groupVariants(s.variants)) figures.append(variantFigure(g, s.filename || item.file.name));
+      for (const g of groupVariants(s.variants)) figures.append(variantFigure(g, s.filename || item.file.name, s.blurhash));
       const details = el('a', 'upload-details', 'Details');
       details.href = pageURL;
       item.result.replaceChildren(figures, details);
@@ -777,6 +865,7 @@
 
   function init() {
     initCopyButtons();
+    for (const img of document.querySelectorAll('img[data-blurhash]')) placeholder(img, img.dataset.blurhash);
     const form = document.getElementById('upload-form');
     if (form) initUploadForm(form);
     const box = document.getElementById('upload-status');
