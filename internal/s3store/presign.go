@@ -39,15 +39,57 @@ func (s *Store) PresignPost(ctx context.Context, p PostPolicy) (*PresignedPost, 
 	if err := p.validate(); err != nil {
 		return nil, err
 	}
-	conditions := make([]any, 0, 4)
-	// The map form {"key": ...} is the exact match AWS documents (the same as
-	// ["eq", "$key", ...]); the SDK recognises it and adds no second one.
-	conditions = append(conditions,
-		map[string]string{"key": p.Key},
-		[]any{"content-length-range", 1, p.MaxBytes},
-		[]any{"eq", "$Content-Type", p.ContentType},
-	)
-	var successField, successValue string
+	conds, successField, successValue := p.conditions()
+	creds, err := s.signer.creds.Retrieve(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("s3store: presign POST %s: credentials: %w", p.Key, err)
+	}
+	postURL, err := s.signer.postURL(ctx, s.presign)
+	if err != nil {
+		return nil, fmt.Errorf("s3store: presign POST %s: %w", p.Key, err)
+	}
+	now := time.Now()
+	// The policy's expiration is written in whole seconds, rounded down.
+	expiresAt := now.Add(p.Expires).UTC().Truncate(time.Second)
+	fields := s.signer.sign(creds, p.Key, conds, now, expiresAt)
+	fields["Content-Type"] = p.ContentType
+	fields[successField] = successValue
+	return &PresignedPost{URL: postURL, Fields: fields, ExpiresAt: expiresAt}, nil
+}
+
+// presignPostSDK signs the same policy through the SDK's PresignPostObject.
+// The service uses the faster postSigner; this one is the reference the
+// tests compare it with.
+func (s *Store) presignPostSDK(ctx context.Context, p PostPolicy) (*PresignedPost, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	conds, successField, successValue := p.conditions()
+	sdkConds := make([]any, len(conds))
+	for i, c := range conds {
+		sdkConds[i] = c.sdkValue()
+	}
+	expiresAt := time.Now().Add(p.Expires).UTC().Truncate(time.Second)
+	key := p.Key
+	out, err := s.presign.PresignPostObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &key},
+		func(o *s3.PresignPostOptions) {
+			o.Expires = p.Expires
+			o.Conditions = sdkConds
+		})
+	if err != nil {
+		return nil, fmt.Errorf("s3store: presign POST %s: %w", p.Key, err)
+	}
+	fields := out.Values
+	fields["Content-Type"] = p.ContentType
+	fields[successField] = successValue
+	return &PresignedPost{URL: out.URL, Fields: fields, ExpiresAt: expiresAt}, nil
+}
+
+// conditions are the policy's conditions beyond the SDK's own (algorithm,
+// bucket, credential, date): the exact key — in the map form AWS documents,
+// which the SDK recognises and does not repeat —, the size range, the exact
+// Content-Type and the success action.
+func (p PostPolicy) conditions() (conds []postCondition, successField, successValue string) {
 	if p.SuccessActionRedirect != "" {
 		successField, successValue = "success_action_redirect", p.SuccessActionRedirect
 	} else {
@@ -57,24 +99,12 @@ func (s *Store) PresignPost(ctx context.Context, p PostPolicy) (*PresignedPost, 
 		}
 		successField, successValue = "success_action_status", strconv.Itoa(status)
 	}
-	conditions = append(conditions, map[string]string{successField: successValue})
-
-	// The policy's expiration is written in whole seconds, rounded down;
-	// taking the time before signing keeps ExpiresAt on the safe side.
-	expiresAt := time.Now().Add(p.Expires).UTC().Truncate(time.Second)
-	key := p.Key
-	out, err := s.presign.PresignPostObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &key},
-		func(o *s3.PresignPostOptions) {
-			o.Expires = p.Expires
-			o.Conditions = conditions
-		})
-	if err != nil {
-		return nil, fmt.Errorf("s3store: presign POST %s: %w", p.Key, err)
-	}
-	fields := out.Values
-	fields["Content-Type"] = p.ContentType
-	fields[successField] = successValue
-	return &PresignedPost{URL: out.URL, Fields: fields, ExpiresAt: expiresAt}, nil
+	return []postCondition{
+		{field: "key", value: p.Key},
+		{list: []any{"content-length-range", 1, p.MaxBytes}},
+		{list: []any{"eq", "$Content-Type", p.ContentType}},
+		{field: successField, value: successValue},
+	}, successField, successValue
 }
 
 func (p PostPolicy) validate() error {

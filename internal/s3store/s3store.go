@@ -39,6 +39,7 @@ type Store struct {
 	client  *s3.Client
 	presign *s3.PresignClient
 	bucket  string
+	signer  *postSigner
 }
 
 // New builds a Store from cfg. It does not contact S3: call Ping or
@@ -80,7 +81,10 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		}
 	})
-	return &Store{client: client, presign: s3.NewPresignClient(client), bucket: cfg.Bucket}, nil
+	return &Store{
+		client: client, presign: s3.NewPresignClient(client), bucket: cfg.Bucket,
+		signer: &postSigner{creds: awsCfg.Credentials, region: cfg.Region, bucket: cfg.Bucket},
+	}, nil
 }
 
 // Bucket returns the name of the bucket the Store works on.

@@ -64,6 +64,7 @@ func BenchmarkCreateUpload(b *testing.B) {
 			h := benchServer(b, db.url(b))
 			body := `{"filename":"a.jpg","content_type":"image/jpeg","size":123456,"profile":"photo"}`
 			b.ReportAllocs()
+			b.SetParallelism(25) // 50 clients at once on 2 cores, like the load test
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
