@@ -22,9 +22,10 @@ const maxBatch = 64
 type batcher struct {
 	once     sync.Once
 	stopOnce sync.Once
-	reqs chan insertReq
-	quit chan struct{}
-	done chan struct{}
+	stmts    map[int]*sql.Stmt // prepared INSERT per batch size; only the loop touches it
+	reqs     chan insertReq
+	quit     chan struct{}
+	done     chan struct{}
 }
 
 type insertReq struct {
@@ -37,6 +38,7 @@ func (b *batcher) start(d *DB) {
 		b.reqs = make(chan insertReq, 4*maxBatch)
 		b.quit = make(chan struct{})
 		b.done = make(chan struct{})
+		b.stmts = map[int]*sql.Stmt{}
 		go b.loop(d)
 	})
 }
@@ -72,6 +74,11 @@ func (b *batcher) insert(ctx context.Context, d *DB, u *upload.Upload) error {
 
 func (b *batcher) loop(d *DB) {
 	defer close(b.done)
+	defer func() {
+		for _, st := range b.stmts {
+			st.Close()
+		}
+	}()
 	for {
 		var first insertReq
 		select {
@@ -89,19 +96,30 @@ func (b *batcher) loop(d *DB) {
 				break drain
 			}
 		}
-		d.insertBatch(batch)
+		d.insertBatch(b.stmt(d, len(batch)), batch)
 	}
 }
 
-// insertBatch writes the batch in one statement. Rows whose ID exists
-// already are skipped by ON CONFLICT and reported as ECONFLICT; if the
-// statement fails as a whole, every caller gets the error.
-func (d *DB) insertBatch(batch []insertReq) {
-	ctx := context.Background()
+// stmt returns the prepared INSERT for n rows; parsing a statement of
+// a thousand parameters costs more than running it. A failed prepare
+// returns nil, and insertBatch then runs the text directly.
+func (b *batcher) stmt(d *DB, n int) *sql.Stmt {
+	if st, ok := b.stmts[n]; ok {
+		return st
+	}
+	st, err := d.db.Prepare(insertSQL(d.dialect, n))
+	if err != nil {
+		return nil
+	}
+	b.stmts[n] = st
+	return st
+}
+
+// insertSQL is the INSERT of n rows, returning the IDs it wrote.
+func insertSQL(dialect string, n int) string {
 	var sb strings.Builder
 	sb.WriteString("INSERT INTO uploads (" + uploadColumns + ") VALUES ")
-	args := make([]any, 0, len(batch)*19)
-	for i, r := range batch {
+	for i := 0; i < n; i++ {
 		if i > 0 {
 			sb.WriteByte(',')
 		}
@@ -110,9 +128,27 @@ func (d *DB) insertBatch(batch []insertReq) {
 			if c > 0 {
 				sb.WriteByte(',')
 			}
-			fmt.Fprintf(&sb, "$%d", i*19+c+1)
+			if dialect == DialectSQLite {
+				// Plain ? avoids SQLite's lookup of each $N by name, which
+				// grows with the square of the parameter count.
+				sb.WriteByte('?')
+			} else {
+				fmt.Fprintf(&sb, "$%d", i*19+c+1)
+			}
 		}
 		sb.WriteByte(')')
+	}
+	sb.WriteString(" ON CONFLICT (id) DO NOTHING RETURNING id")
+	return sb.String()
+}
+
+// insertBatch writes the batch in one statement. Rows whose ID exists
+// already are skipped by ON CONFLICT and reported as ECONFLICT; if the
+// statement fails as a whole, every caller gets the error.
+func (d *DB) insertBatch(st *sql.Stmt, batch []insertReq) {
+	ctx := context.Background()
+	args := make([]any, 0, len(batch)*19)
+	for _, r := range batch {
 		u := r.u
 		var processed sql.NullInt64
 		if u.ProcessedAt != nil {
@@ -122,8 +158,13 @@ func (d *DB) insertBatch(batch []insertReq) {
 			string(u.Status), u.ErrorCode, u.ErrorMessage, u.Width, u.Height, u.Blurhash, u.Version,
 			millis(u.CreatedAt), millis(u.UpdatedAt), millis(u.ExpiresAt), processed)
 	}
-	sb.WriteString(" ON CONFLICT (id) DO NOTHING RETURNING id")
-	rows, err := d.db.QueryContext(ctx, sb.String(), args...)
+	var rows *sql.Rows
+	var err error
+	if st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = d.db.QueryContext(ctx, insertSQL(d.dialect, len(batch)), args...)
+	}
 	inserted := map[string]bool{}
 	if err == nil {
 		for rows.Next() {

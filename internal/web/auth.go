@@ -18,7 +18,6 @@ type ctxKey int
 
 const (
 	ownerKey ctxKey = iota
-	loggerKey
 )
 
 // identity is who is asking: an API token's owner or a browser session.

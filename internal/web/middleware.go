@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -10,26 +9,30 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 )
 
+// logger is the server's logger with the request's id; built on demand,
+// since most requests never log.
 func (s *Server) logger(r *http.Request) *slog.Logger {
-	if l, ok := r.Context().Value(loggerKey).(*slog.Logger); ok {
-		return l
+	if id := middleware.GetReqID(r.Context()); id != "" {
+		return s.log.With("request_id", id)
 	}
 	return s.log
 }
 
-// requestLog gives every request a logger carrying its request id and logs
-// one line when it ends.
+// requestLog logs one line per request: at debug level, or at warn for
+// server errors.
 func (s *Server) requestLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		l := s.log.With("request_id", middleware.GetReqID(r.Context()))
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		next.ServeHTTP(ww, r.WithContext(context.WithValue(r.Context(), loggerKey, l)))
+		next.ServeHTTP(ww, r)
 		level := slog.LevelDebug
 		if ww.Status() >= 500 {
 			level = slog.LevelWarn
 		}
-		l.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
+		if !s.log.Enabled(r.Context(), level) {
+			return
+		}
+		s.logger(r).Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
 			"status", ww.Status(), "bytes", ww.BytesWritten(), "ms", time.Since(start).Milliseconds())
 	})
 }
