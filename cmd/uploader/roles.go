@@ -277,7 +277,7 @@ func newWebServer(cfg config.Config, p *parts, log *slog.Logger, cl *closers) (*
 			AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword,
 		},
 		Store: p.db, Objects: p.objects, Jobs: enq, Profiles: p.profiles, CDN: cdn.New(cdnBase),
-		Health: map[string]web.Pinger{"database": p.db, "s3": p.objects, "redis": redisPinger{p.redis}},
+		Health: map[string]web.Pinger{"database": p.db, "s3": p.objects, "redis": enq},
 		Logger: log, Admin: admin,
 	})
 }
@@ -353,17 +353,6 @@ func serveHTTP(ctx context.Context, cfg config.Config, h *web.Server, log *slog.
 		return err
 	}
 	return nil
-}
-
-type redisPinger struct{ opt asynq.RedisConnOpt }
-
-// Ping asks Redis through asynq's inspector, which opens its own
-// connection; health checks are rare enough for that.
-func (r redisPinger) Ping(ctx context.Context) error {
-	in := asynq.NewInspector(r.opt)
-	defer in.Close()
-	_, err := in.Queues()
-	return err
 }
 
 func or(v, def string) string {

@@ -67,3 +67,9 @@ func (e *Enqueuer) Live(ctx context.Context, id string, p upload.Profile) bool {
 	}
 	return info.State != asynq.TaskStateArchived && info.State != asynq.TaskStateCompleted
 }
+
+// Ping checks that Redis answers, for /healthz.
+func (e *Enqueuer) Ping(ctx context.Context) error {
+	_, err := e.inspector.Queues()
+	return err
+}

@@ -44,7 +44,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	}
 	ct := normalizeType(req.ContentType)
 	if !prof.Allows(ct) {
-		return typeError(req.ContentType, req.Filename)
+		return typeError(req.ContentType)
 	}
 	switch {
 	case req.Size <= 0:
@@ -122,7 +122,7 @@ var typeNames = map[string]string{
 	"video/mp4": "a video", "video/quicktime": "a video", "application/zip": "a ZIP archive",
 }
 
-func typeError(declared, filename string) error {
+func typeError(declared string) error {
 	what := typeNames[normalizeType(declared)]
 	switch {
 	case what != "":
