@@ -1,5 +1,8 @@
 module uploader
 
+// +heroku goVersion go1.26
+// +heroku install ./cmd/uploader
+
 go 1.26.8
 
 require (

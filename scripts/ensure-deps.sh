@@ -16,6 +16,9 @@ have cwebp         || need+=(webp)
 have redis-server  || need+=(redis-server)
 have vipsthumbnail || need+=(libvips-tools)
 have chromium      || need+=(chromium)
+have advpng        || need+=(advancecomp)
+have zopflipng     || need+=(zopfli)
+have wrk           || need+=(wrk)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -113,7 +113,7 @@ func runWeb(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	if err != nil {
 		return err
 	}
-	srv, err := newWebServer(cfg, p, log, &cl)
+	srv, err := newWebServer(ctx, cfg, p, log, &cl)
 	if err != nil {
 		return err
 	}
@@ -213,7 +213,7 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	if err := startWorker(ctx, cfg, p, log, &cl); err != nil {
 		return err
 	}
-	srv, err := newWebServer(cfg, p, log, &cl)
+	srv, err := newWebServer(ctx, cfg, p, log, &cl)
 	if err != nil {
 		return err
 	}
@@ -249,12 +249,31 @@ func devSecret(dir string) (string, error) {
 	return s, os.WriteFile(path, []byte(s), 0o600)
 }
 
-func newWebServer(cfg config.Config, p *parts, log *slog.Logger, cl *closers) (*web.Server, error) {
+func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Logger, cl *closers) (*web.Server, error) {
 	enq := jobs.NewEnqueuer(p.redis)
 	cl.add(func() { enq.Close() })
 	cdnBase, serveCDN := cfg.CDNBaseURL, false
 	if cdnBase == "" {
 		cdnBase, serveCDN = cfg.AppURL+"/cdn", true
+	}
+	urls := cdn.New(cdnBase)
+	if cfg.CloudFrontKeyPairID != "" {
+		signer, err := cdn.NewSigner(cfg.CloudFrontKeyPairID, []byte(cfg.CloudFrontPrivateKey))
+		if err != nil {
+			return nil, fmt.Errorf("CLOUDFRONT_PRIVATE_KEY: %w", err)
+		}
+		urls = urls.WithSigner(signer, cfg.CloudFrontURLExpires)
+	}
+	for _, prof := range p.profiles {
+		if prof.Private && cfg.CloudFrontKeyPairID == "" && !serveCDN {
+			return nil, fmt.Errorf("profile %q is private: set CLOUDFRONT_KEY_PAIR_ID and CLOUDFRONT_PRIVATE_KEY", prof.Name)
+		}
+	}
+	invalidator, err := cdn.NewInvalidator(ctx, cdn.InvalidatorConfig{
+		DistributionID: cfg.CloudFrontDistributionID, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("CLOUDFRONT_DISTRIBUTION_ID: %w", err)
 	}
 	var admin http.Handler
 	if cfg.AdminUser != "" {
@@ -276,7 +295,7 @@ func newWebServer(cfg config.Config, p *parts, log *slog.Logger, cl *closers) (*
 			PresignPerMinute: cfg.PresignPerMinute, PresignPerMinuteIP: cfg.PresignPerMinuteIP,
 			AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword,
 		},
-		Store: p.db, Objects: p.objects, Jobs: enq, Profiles: p.profiles, CDN: cdn.New(cdnBase),
+		Store: p.db, Objects: p.objects, Jobs: enq, Profiles: p.profiles, CDN: urls, CDNCache: invalidator,
 		Health: map[string]web.Pinger{"database": p.db, "s3": p.objects, "redis": enq},
 		Logger: log, Admin: admin,
 	})

@@ -21,6 +21,8 @@ commands:
   worker    process images from the queue
   dev       web and worker together on embedded S3, Redis and SQLite
   migrate   apply database migrations
+  setup     make the S3 bucket ready (CORS, lifecycle, checks); print the IAM
+            and CloudFront policies (--dry-run changes nothing; --help for more)
   version   print build information
 
 Configuration comes from the environment and from .env (see .env.example).`
@@ -41,7 +43,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 	switch cmd {
-	case "web", "worker", "dev", "migrate":
+	case "web", "worker", "dev", "migrate", "setup":
 	default:
 		fmt.Fprintln(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -57,7 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	cfg, err := config.Load(getenv)
-	if err == nil {
+	if err == nil && cmd != "setup" {
+		// setup needs only the bucket and APP_URL, and checks them itself.
 		err = cfg.Validate()
 	}
 	if err != nil {
@@ -71,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runWorker(ctx, cfg, log)
 	case "dev":
 		return runDev(ctx, cfg, log, stdout)
+	case "setup":
+		return runSetup(ctx, cfg, log, stdout, args[1:])
 	default: // "migrate"
 		return runMigrate(ctx, cfg, log)
 	}

@@ -5,11 +5,14 @@ package cdn
 import (
 	"net/url"
 	"strings"
+	"time"
 )
 
 // URLs builds public URLs for object keys under a base URL.
 type URLs struct {
-	base string
+	base   string
+	signer *Signer       // signs URLs of private variants; nil = no signing
+	ttl    time.Duration // how long a signed URL stays valid
 }
 
 // New returns URLs rooted at base, e.g. "https://d111.cloudfront.net" or
@@ -26,6 +29,21 @@ func (u *URLs) URL(key string) string {
 		parts[i] = url.PathEscape(p)
 	}
 	return u.base + "/" + strings.Join(parts, "/")
+}
+
+// Path is the path of key's URL on the CDN host, base path included, as
+// CloudFront invalidations name objects. A key ending in "/" is a
+// directory: the path ends in "*" to cover all it holds, e.g.
+// Path("variants/abc/") == "/variants/abc/*".
+func (u *URLs) Path(key string) string {
+	p := u.URL(key)
+	if parsed, err := url.Parse(p); err == nil {
+		p = parsed.EscapedPath()
+	}
+	if strings.HasSuffix(key, "/") {
+		p += "*"
+	}
+	return p
 }
 
 // Origin returns the scheme and host of the base URL, for the

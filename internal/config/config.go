@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,12 @@ type Config struct {
 	DevS3Addr   string // DEV_S3_ADDR: where `uploader dev` serves its embedded S3
 
 	CDNBaseURL string // CDN_BASE_URL: where variants/ is served; empty in dev = the app's /cdn
+
+	CloudFrontDistributionID  string        // CLOUDFRONT_DISTRIBUTION_ID: invalidated on delete
+	CloudFrontDistributionARN string        // CLOUDFRONT_DISTRIBUTION_ARN: for the bucket policy `setup` prints
+	CloudFrontKeyPairID       string        // CLOUDFRONT_KEY_PAIR_ID: signs URLs of private profiles
+	CloudFrontPrivateKey      string        // CLOUDFRONT_PRIVATE_KEY: PEM, or base64 of PEM
+	CloudFrontURLExpires      time.Duration // CLOUDFRONT_URL_EXPIRES: lifetime of signed URLs
 
 	APITokens      []string      // API_TOKENS: comma-separated bearer tokens
 	AllowAnonymous bool          // ALLOW_ANONYMOUS: browser sessions without a token
@@ -69,6 +76,11 @@ func Load(getenv func(string) string) (Config, error) {
 		S3SecretKey:    getenv("AWS_SECRET_ACCESS_KEY"),
 		DevS3Addr:      or(getenv("DEV_S3_ADDR"), "127.0.0.1:9000"),
 		CDNBaseURL:     strings.TrimRight(getenv("CDN_BASE_URL"), "/"),
+
+		CloudFrontDistributionID:  getenv("CLOUDFRONT_DISTRIBUTION_ID"),
+		CloudFrontDistributionARN: getenv("CLOUDFRONT_DISTRIBUTION_ARN"),
+		CloudFrontKeyPairID:       getenv("CLOUDFRONT_KEY_PAIR_ID"),
+		CloudFrontPrivateKey:      getenv("CLOUDFRONT_PRIVATE_KEY"),
 		SessionSecret:  getenv("SESSION_SECRET"),
 		ProfilesFile:   getenv("PROFILES_FILE"),
 		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
@@ -80,6 +92,13 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Port = intVar(getenv, "PORT", 8080, &errs)
 	c.RedisInsecureSkipVerify = boolVar(getenv, "REDIS_TLS_INSECURE_SKIP_VERIFY", false, &errs)
 	c.UploadExpires = durationVar(getenv, "UPLOAD_EXPIRES", 10*time.Minute, &errs)
+	c.CloudFrontURLExpires = durationVar(getenv, "CLOUDFRONT_URL_EXPIRES", time.Hour, &errs)
+	// The ID is the ARN's last part; one variable is enough.
+	if c.CloudFrontDistributionID == "" && c.CloudFrontDistributionARN != "" {
+		if i := strings.LastIndex(c.CloudFrontDistributionARN, "/"); i >= 0 {
+			c.CloudFrontDistributionID = c.CloudFrontDistributionARN[i+1:]
+		}
+	}
 	c.MaxPixels = int64(intVar(getenv, "MAX_PIXELS", 50_000_000, &errs))
 	c.PresignPerMinute = intVar(getenv, "PRESIGN_PER_MINUTE", 120, &errs)
 	c.PresignPerMinuteIP = intVar(getenv, "PRESIGN_PER_MINUTE_IP", 600, &errs)
@@ -141,6 +160,22 @@ func (c Config) Validate() error {
 	if c.WorkerConcurrency < 1 || c.WorkerConcurrency > 64 {
 		add("WORKER_CONCURRENCY=%d: use 1..64", c.WorkerConcurrency)
 	}
+	if c.CloudFrontDistributionID != "" && !cfIDPattern.MatchString(c.CloudFrontDistributionID) {
+		add("CLOUDFRONT_DISTRIBUTION_ID=%q: use the distribution's ID, e.g. EDFDVBD6EXAMPLE", c.CloudFrontDistributionID)
+	}
+	if c.CloudFrontDistributionARN != "" {
+		if !cfARNPattern.MatchString(c.CloudFrontDistributionARN) {
+			add("CLOUDFRONT_DISTRIBUTION_ARN=%q: use the distribution's ARN, e.g. arn:aws:cloudfront::111122223333:distribution/EDFDVBD6EXAMPLE", c.CloudFrontDistributionARN)
+		} else if !strings.HasSuffix(c.CloudFrontDistributionARN, "/"+c.CloudFrontDistributionID) {
+			add("CLOUDFRONT_DISTRIBUTION_ARN and CLOUDFRONT_DISTRIBUTION_ID name different distributions")
+		}
+	}
+	if (c.CloudFrontKeyPairID == "") != (c.CloudFrontPrivateKey == "") {
+		add("CLOUDFRONT_KEY_PAIR_ID and CLOUDFRONT_PRIVATE_KEY: set both to sign URLs of private profiles, or neither")
+	}
+	if c.CloudFrontURLExpires < time.Minute || c.CloudFrontURLExpires > 7*24*time.Hour {
+		add("CLOUDFRONT_URL_EXPIRES=%s: use a duration between 1m and 168h, e.g. 1h", c.CloudFrontURLExpires)
+	}
 	if c.PresignPerMinute < 1 {
 		add("PRESIGN_PER_MINUTE=%d: use at least 1 (default 120)", c.PresignPerMinute)
 	}
@@ -187,6 +222,11 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+var (
+	cfIDPattern  = regexp.MustCompile(`^[A-Z0-9]+$`)
+	cfARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:cloudfront::[0-9]{12}:distribution/[A-Z0-9]+$`)
+)
 
 func or(v, def string) string {
 	if v == "" {

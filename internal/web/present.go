@@ -45,7 +45,7 @@ func (s *Server) toJSON(u *upload.Upload) uploadJSON {
 	}
 	for _, v := range s.ordered(u) {
 		j.Variants = append(j.Variants, variantJSON{
-			Name: v.Name, URL: s.cdn.URL(v.Key), Width: v.Width, Height: v.Height,
+			Name: v.Name, URL: s.cdn.URLFor(v.Key, s.profiles[u.Profile].Private, s.now()), Width: v.Width, Height: v.Height,
 			Bytes: v.Bytes, OriginalBytes: v.OriginalBytes, ContentType: v.ContentType,
 		})
 	}
@@ -63,7 +63,7 @@ func (s *Server) toView(u *upload.Upload) uploadView {
 	prof := s.profiles[u.Profile]
 	for _, vr := range s.ordered(u) {
 		vv := variantView{
-			Name: vr.Name, URL: s.cdn.URL(vr.Key), ContentType: vr.ContentType,
+			Name: vr.Name, URL: s.cdn.URLFor(vr.Key, prof.Private, s.now()), ContentType: vr.ContentType,
 			Width: vr.Width, Height: vr.Height, Bytes: vr.Bytes, BytesText: humanBytes(vr.Bytes),
 			Crop: specOf(prof, vr.Name).Fit == upload.FitCover,
 		}

@@ -39,6 +39,11 @@ type Enqueuer interface {
 	EnqueueProcess(ctx context.Context, id string, p upload.Profile) error
 }
 
+// Invalidator asks the CDN to forget cached paths.
+type Invalidator interface {
+	Invalidate(ctx context.Context, paths []string) error
+}
+
 // Pinger is a dependency /healthz checks.
 type Pinger interface {
 	Ping(ctx context.Context) error
@@ -76,6 +81,7 @@ type Server struct {
 	tokens   map[[32]byte]string // sha256(token) -> owner
 	now      func() time.Time
 	admin    http.Handler
+	cdnCache Invalidator
 
 	ownerLimit, ipLimit *limiter
 }
@@ -91,6 +97,7 @@ type Deps struct {
 	Health   map[string]Pinger
 	Logger   *slog.Logger
 	Admin    http.Handler // the queue dashboard (asynqmon), mounted at /admin/queues; may be nil
+	CDNCache Invalidator  // may be nil: nothing to invalidate
 }
 
 // New parses the templates (a broken template fails here, not on a request)
@@ -112,7 +119,7 @@ func New(d Deps) (*Server, error) {
 	s := &Server{
 		cfg: d.Config, store: d.Store, objects: d.Objects, jobs: d.Jobs, profiles: d.Profiles,
 		cdn: d.CDN, health: d.Health, log: d.Logger, views: v,
-		tokens: map[[32]byte]string{}, now: time.Now, admin: d.Admin,
+		tokens: map[[32]byte]string{}, now: time.Now, admin: d.Admin, cdnCache: d.CDNCache,
 		ownerLimit: newLimiter(max(1, d.Config.PresignPerMinute)),
 		ipLimit:    newLimiter(max(1, d.Config.PresignPerMinuteIP)),
 	}

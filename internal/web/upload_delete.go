@@ -49,5 +49,12 @@ func (s *Server) remove(ctx context.Context, u *upload.Upload) error {
 		return err
 	}
 	s.log.Info("upload deleted", "upload_id", u.ID)
+	// The objects are gone; edge caches may still hold them for up to a
+	// year. A failed invalidation is logged, not a failed delete.
+	if s.cdnCache != nil {
+		if err := s.cdnCache.Invalidate(ctx, []string{s.cdn.Path(upload.VariantDir(u.ID))}); err != nil {
+			s.log.Error("CDN invalidation failed; the variants stay cached at the edge", "upload_id", u.ID, "err", err)
+		}
+	}
 	return nil
 }
