@@ -357,6 +357,7 @@ func serveHTTP(ctx context.Context, cfg config.Config, h *web.Server, log *slog.
 		return fmt.Errorf("PORT=%d: %w", cfg.Port, err)
 	}
 	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv.RegisterOnShutdown(h.Closing)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "uploader is running: open %s\n", or(cfg.AppURL, "http://localhost:"+strconv.Itoa(cfg.Port)))
@@ -369,7 +370,9 @@ func serveHTTP(ctx context.Context, cfg config.Config, h *web.Server, log *slog.
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+		// Heroku kills at 30 s: give up on the stragglers, cleanly.
+		log.Warn("requests still running after 20 s; closing them", "err", err)
+		srv.Close()
 	}
 	return nil
 }

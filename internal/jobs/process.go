@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 
 	"uploader/internal/imageproc"
+	"uploader/internal/s3store"
 	"uploader/internal/upload"
 )
 
@@ -23,6 +26,7 @@ type Objects interface {
 	Put(ctx context.Context, key string, data []byte, contentType, cacheControl string) error
 	Copy(ctx context.Context, srcKey, dstKey string) error
 	Delete(ctx context.Context, keys ...string) error
+	List(ctx context.Context, prefix string) ([]s3store.Object, error)
 }
 
 // ProcessHandler runs image:process tasks.
@@ -140,15 +144,35 @@ func (h *ProcessHandler) process(ctx context.Context, log *slog.Logger, p Proces
 	u.ContentType, u.Width, u.Height, u.Blurhash = res.ContentType, res.Width, res.Height, res.Blurhash
 	u.Bytes = int64(len(data))
 	u.Variants = variants
-	if err := h.Store.MarkReady(ctx, u); err != nil {
+	u.Version = version
+	// Two runs overlap only when a lease lapsed while the first still ran;
+	// MarkReady accepts only the newest version, and a stale run drops its
+	// output (the newer run owns the upload).
+	if err := h.Store.MarkReady(ctx, u); upload.ErrorCode(err) == upload.ECONFLICT {
+		h.cleanup(log, written)
+		log.Info("a newer run owns this upload; dropping this run's output", "version", version, "err", err)
+		return nil
+	} else if err != nil {
 		h.cleanup(log, written)
 		return err
 	}
-	// The row now points at the new keys: the incoming copy and the
-	// previous version's variants are no longer needed.
+	// The row now points at the new keys: the incoming copy and every
+	// earlier version's objects are no longer needed. Earlier versions
+	// include those of runs that never finished (a worker killed, or
+	// stopped while its task was handed back), which no row points at;
+	// later versions belong to a newer run and are left alone.
 	stale := []string{upload.IncomingKey(u.ID)}
-	for _, v := range old {
-		stale = append(stale, v.Key)
+	if objs, err := h.Objects.List(ctx, upload.VariantDir(u.ID)); err != nil {
+		log.Warn("list earlier versions", "err", err)
+		for _, v := range old {
+			stale = append(stale, v.Key)
+		}
+	} else {
+		for _, o := range objs {
+			if earlierVersion(o.Key, u.ID, version) {
+				stale = append(stale, o.Key)
+			}
+		}
 	}
 	if err := h.Objects.Delete(ctx, stale...); err != nil {
 		log.Warn("remove stale objects", "err", err)
@@ -156,6 +180,18 @@ func (h *ProcessHandler) process(ctx context.Context, log *slog.Logger, p Proces
 	log.Info("upload ready", "variants", len(variants), "width", res.Width, "height", res.Height,
 		"version", version, "elapsed_ms", time.Since(start).Milliseconds())
 	return nil
+}
+
+// earlierVersion reports whether key is variants/{id}/{v}/... with v
+// below version.
+func earlierVersion(key, id string, version int) bool {
+	rest, ok := strings.CutPrefix(key, upload.VariantDir(id))
+	if !ok {
+		return false
+	}
+	v, _, ok := strings.Cut(rest, "/")
+	n, err := strconv.Atoi(v)
+	return ok && err == nil && n < version
 }
 
 // cleanup removes variants written by a run that did not finish, so no

@@ -15,9 +15,14 @@ type ServerConfig struct {
 	Concurrency int
 	Profiles    upload.Profiles
 	Logger      *slog.Logger
-	// PollInterval is how often an idle worker checks its queues, and how
-	// often retries and scheduled tasks are moved to them. Short intervals
-	// start jobs sooner at the cost of a few Redis commands per second.
+	// PollInterval is how often an idle worker checks its queues (asynq
+	// has no blocking pop); retries and scheduled tasks are moved to them
+	// every PollInterval or every second, whichever is longer. The default,
+	// 100 ms, starts a job about 50 ms after it is queued (p99 about 150 ms)
+	// and costs an idle worker about 100 Redis commands a second, counting
+	// those inside asynq's scripts; asynq's own default of 1 s waits about
+	// 500 ms (p99 1.3 s) for 13 commands a second. `go run ./cmd/servicebench`
+	// measures both.
 	PollInterval time.Duration
 }
 

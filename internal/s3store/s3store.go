@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -23,6 +24,12 @@ import (
 
 	"uploader/internal/upload"
 )
+
+// RequestTimeout bounds one S3 request, body included (the SDK retries a
+// timed-out request). The largest transfer is an original of at most a
+// profile's max_bytes (20 MB for photos): 20 s allows it at 1 MB/s, far
+// below S3's speed within a region.
+const RequestTimeout = 20 * time.Second
 
 // DefaultRegion is the region used when Config.Region is empty.
 const DefaultRegion = "us-east-1"
@@ -62,7 +69,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.PathStyle = true
 	}
 
-	opts := []func(*config.LoadOptions) error{config.WithRegion(cfg.Region)}
+	// The SDK's default HTTP client has no overall timeout: one request
+	// that never answers would hold a job (or a web request) forever.
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(cfg.Region),
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(RequestTimeout)),
+	}
 	if cfg.AccessKey != "" {
 		opts = append(opts, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")))

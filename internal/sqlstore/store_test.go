@@ -25,6 +25,7 @@ func TestStore(t *testing.T) {
 		{"mark processing once", testMarkProcessing},
 		{"mark processing race", testMarkProcessingRace},
 		{"mark ready replaces variants", testMarkReady},
+		{"mark ready only for the newest run", testMarkReadyVersion},
 		{"mark failed", testMarkFailed},
 		{"bump version", testBumpVersion},
 		{"delete cascades", testDelete},
@@ -462,4 +463,31 @@ func count(t *testing.T, d *DB, from string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// testMarkReadyVersion: when two runs overlap, only the newest version
+// may mark the upload ready; the stale one gets ECONFLICT.
+func testMarkReadyVersion(t *testing.T, d *DB) {
+	ctx := context.Background()
+	u := create(t, d, newUpload("o", t0))
+	v1, err := d.BumpVersion(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := d.BumpVersion(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := get(t, d, u.ID)
+	stale.Version, stale.Variants = v1, variants("old.jpg")
+	wantCode(t, "stale run", d.MarkReady(ctx, stale), upload.ECONFLICT)
+	if got := get(t, d, u.ID); got.Status == upload.StatusReady || len(got.Variants) != 0 {
+		t.Errorf("stale run changed the row: %s with %d variants", got.Status, len(got.Variants))
+	}
+	fresh := get(t, d, u.ID)
+	fresh.Version, fresh.Variants = v2, variants("new.jpg")
+	if err := d.MarkReady(ctx, fresh); err != nil {
+		t.Fatalf("newest run: %v", err)
+	}
+	checkVariantNames(t, get(t, d, u.ID), "new.jpg")
 }

@@ -143,19 +143,26 @@ func (d *DB) MarkReady(ctx context.Context, u *upload.Upload) error {
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
 		// The UPDATE comes first: it locks the row on Postgres, so two
 		// MarkReady calls for one upload cannot interleave their variants.
+		// A run marks ready only the version it processed: when a lease
+		// lapsed and a newer run started, the older one must not point the
+		// row at its keys. Version 0 (a caller that never bumped) matches any.
 		res, err := tx.ExecContext(ctx, `UPDATE uploads
 			SET status = $2, width = $3, height = $4, blurhash = $5, content_type = $6,
 				error_code = '', error_message = '', processed_at = $7, updated_at = $8
-			WHERE id = $1`,
+			WHERE id = $1 AND ($9 = 0 OR version = $9)`,
 			u.ID, string(upload.StatusReady), u.Width, u.Height, u.Blurhash, u.ContentType,
-			millis(processed), millis(now))
+			millis(processed), millis(now), u.Version)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return notFound(u.ID)
+			var v int
+			if err := tx.QueryRowContext(ctx, `SELECT version FROM uploads WHERE id = $1`, u.ID).Scan(&v); err != nil {
+				return notFound(u.ID)
+			}
+			return upload.Errorf(upload.ECONFLICT, "Upload %s is being processed by a newer run (version %d).", u.ID, v)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM variants WHERE upload_id = $1`, u.ID); err != nil {
 			return err
@@ -171,7 +178,7 @@ func (d *DB) MarkReady(ctx context.Context, u *upload.Upload) error {
 		return nil
 	})
 	if err != nil {
-		if upload.ErrorCode(err) == upload.ENOTFOUND {
+		if c := upload.ErrorCode(err); c == upload.ENOTFOUND || c == upload.ECONFLICT {
 			return err
 		}
 		return fmt.Errorf("sqlstore: mark ready %s: %w", u.ID, err)

@@ -51,6 +51,8 @@ func (s *Server) uploadEvents(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.closing:
+			return nil // the browser reconnects to another process, or polls
 		case <-deadline.C:
 			return nil
 		case <-tick.C:

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -23,18 +24,23 @@ func (s *Server) Handler() http.Handler {
 		// Cookie-authenticated state changes must come from our own origin.
 		r.Use(http.NewCrossOriginProtection().Handler, s.authenticate, s.requireOwner)
 
-		r.Get("/", s.page(s.index))
-		r.Get("/uploads", s.page(s.gallery))
-		r.Get("/uploads/{id}", s.page(s.showUploadPage))
-		r.Get("/uploads/{id}/uploaded", s.page(s.uploaded))
-		r.Get("/uploads/{id}/events", s.api(s.uploadEvents))
-		r.Post("/uploads/{id}/delete", s.page(s.deleteUploadPage))
+		r.Get("/uploads/{id}/events", s.api(s.uploadEvents)) // a stream: no deadline
 
-		r.With(s.limitPresign).Post("/api/uploads", s.api(s.createUpload))
-		r.Get("/api/uploads", s.api(s.listUploads))
-		r.Get("/api/uploads/{id}", s.api(s.showUpload))
-		r.Post("/api/uploads/{id}/complete", s.api(s.completeUpload))
-		r.Delete("/api/uploads/{id}", s.api(s.deleteUpload))
+		r.Group(func(r chi.Router) {
+			r.Use(apiDeadline(15 * time.Second))
+
+			r.Get("/", s.page(s.index))
+			r.Get("/uploads", s.page(s.gallery))
+			r.Get("/uploads/{id}", s.page(s.showUploadPage))
+			r.Get("/uploads/{id}/uploaded", s.page(s.uploaded))
+			r.Post("/uploads/{id}/delete", s.page(s.deleteUploadPage))
+
+			r.With(s.limitPresign).Post("/api/uploads", s.api(s.createUpload))
+			r.Get("/api/uploads", s.api(s.listUploads))
+			r.Get("/api/uploads/{id}", s.api(s.showUpload))
+			r.Post("/api/uploads/{id}/complete", s.api(s.completeUpload))
+			r.Delete("/api/uploads/{id}", s.api(s.deleteUpload))
+		})
 	})
 	if s.admin != nil {
 		r.With(s.adminOnly).Handle("/admin/queues*", s.admin)

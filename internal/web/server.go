@@ -8,6 +8,7 @@ import (
 	"database/sql/driver"
 	"io"
 	"net"
+	"sync"
 	"syscall"
 
 	"crypto/sha256"
@@ -84,6 +85,9 @@ type Server struct {
 	cdnCache Invalidator
 
 	ownerLimit, ipLimit *limiter
+
+	closing     chan struct{} // closed when the HTTP server starts shutting down
+	closingOnce sync.Once
 }
 
 // Deps are the parts New wires together.
@@ -120,6 +124,7 @@ func New(d Deps) (*Server, error) {
 		cfg: d.Config, store: d.Store, objects: d.Objects, jobs: d.Jobs, profiles: d.Profiles,
 		cdn: d.CDN, health: d.Health, log: d.Logger, views: v,
 		tokens: map[[32]byte]string{}, now: time.Now, admin: d.Admin, cdnCache: d.CDNCache,
+		closing:    make(chan struct{}),
 		ownerLimit: newLimiter(max(1, d.Config.PresignPerMinute)),
 		ipLimit:    newLimiter(max(1, d.Config.PresignPerMinuteIP)),
 	}
@@ -131,6 +136,13 @@ func New(d Deps) (*Server, error) {
 		s.tokens[sum] = "t_" + hex.EncodeToString(sum[:8])
 	}
 	return s, nil
+}
+
+// Closing tells long-lived responses (the event streams) to end, so a
+// graceful shutdown does not wait for them. Register it with the
+// http.Server's RegisterOnShutdown.
+func (s *Server) Closing() {
+	s.closingOnce.Do(func() { close(s.closing) })
 }
 
 // handlerFunc is an HTTP handler that returns its error; adapt turns it

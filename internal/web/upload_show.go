@@ -25,9 +25,12 @@ type listResponse struct {
 // listUploads handles GET /api/uploads?limit=&cursor=: the caller's uploads,
 // newest first.
 func (s *Server) listUploads(w http.ResponseWriter, r *http.Request) error {
-	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	if limit <= 0 || limit > 100 {
+	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
+	switch {
+	case err != nil || limit <= 0:
 		limit = 20
+	case limit > 100:
+		limit = 100
 	}
 	us, err := s.store.ListUploads(r.Context(), ownerOf(r.Context()).Owner, r.URL.Query().Get("cursor"), limit+1)
 	if err != nil {
