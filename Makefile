@@ -38,6 +38,9 @@ test-faults: deps services
 test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzProcess -fuzztime=$(FUZZTIME) ./internal/imageproc/
 
-## bench: image and service benchmarks, side by side with libvips
-bench: deps
-	$(GO) test -run='^$$' -bench=. -benchmem ./internal/...
+## bench: the image job next to libvips, the service next to hello-world
+## net/http (ratios from one run), then the Go benchmarks of each stage
+bench: deps services
+	$(GO) run ./cmd/imagebench
+	$(GO) run ./cmd/servicebench
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1x ./internal/...

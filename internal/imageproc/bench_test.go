@@ -2,6 +2,7 @@ package imageproc
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"sync"
 	"testing"
@@ -53,7 +54,7 @@ func BenchmarkDecode(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		img, err := decode(ct, data, cfg)
+		img, err := decode(ct, data, cfg, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -61,10 +62,51 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeScaled is the JPEG decode at each reduction the pipeline
+// can ask for (1/2 is what a 24 MP photo gets for a 2048 variant).
+func BenchmarkDecodeScaled(b *testing.B) {
+	data := photo12MP()
+	cfg := image.Config{Width: 4000, Height: 3000}
+	for _, shift := range []uint{0, 1, 2, 3} {
+		b.Run(fmt.Sprintf("1/%d", 1<<shift), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := decode(TypeJPEG, data, cfg, shift); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkResizeYCbCr is the first resize straight from the decoded
+// planes (12 MP to 2048×1536), against converting to RGBA first and
+// resizing that, which is what it replaced.
+func BenchmarkResizeYCbCr(b *testing.B) {
+	img, err := decode(TypeJPEG, photo12MP(), image.Config{Width: 4000, Height: 3000}, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ycc := img.(*image.YCbCr)
+	b.Run("planes", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			resizeYCbCr(ycc, 2048, 1536)
+		}
+	})
+	b.Run("rgba", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			src, _ := toNRGBA(ycc)
+			resizeOpaque(src, 2048, 1536)
+		}
+	})
+}
+
 // BenchmarkResize compares the cascade for the photo profile's four sizes
 // with resizing each directly from the source.
 func BenchmarkResize(b *testing.B) {
-	img, _ := decode(TypeJPEG, photo12MP(), image.Config{Width: 4000, Height: 3000})
+	img, _ := decode(TypeJPEG, photo12MP(), image.Config{Width: 4000, Height: 3000}, 0)
 	src, _ := toNRGBA(img)
 	b.Run("cascade", func(b *testing.B) {
 		b.ReportAllocs()
@@ -104,5 +146,25 @@ func BenchmarkEncode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkOptimizeJPEG is the optimizer stage on a 2048-pixel JPEG, which
+// production runs after every JPEG encode: jpegtran plus the pixel check.
+func BenchmarkOptimizeJPEG(b *testing.B) {
+	o := NewOptimizer(30 * time.Second)
+	if _, ok := o.paths["jpegtran"]; !ok {
+		b.Skip("no jpegtran on PATH")
+	}
+	m := imaging.Resize(photo(4000, 3000, 42), 2048, 1536, imaging.CatmullRom)
+	data, err := encode(m, TypeJPEG, 82, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := o.Optimize(context.Background(), TypeJPEG, data, false); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

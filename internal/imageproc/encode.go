@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"image"
-	"image/jpeg"
 	"image/png"
 
 	"github.com/gen2brain/webp"
 
+	"uploader/internal/imageproc/internal/jpegenc"
 	"uploader/internal/upload"
 )
 
@@ -41,7 +41,9 @@ func encode(m *image.NRGBA, ct string, quality int, alpha bool) ([]byte, error) 
 		if alpha {
 			src = flatten(m)
 		}
-		err = jpeg.Encode(&buf, asRGBA(src), &jpeg.Options{Quality: quality})
+		// Progressive with optimized Huffman tables, the same pixels as
+		// image/jpeg: what jpegtran used to make of its output, in one step.
+		err = jpegenc.Encode(&buf, asRGBA(src), quality)
 	case TypePNG:
 		enc := png.Encoder{CompressionLevel: png.DefaultCompression}
 		if alpha {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -21,8 +22,10 @@ type Options struct {
 	// MaxGIFFramePixels is the total pixel budget over all GIF frames
 	// (0: 4*MaxPixels).
 	MaxGIFFramePixels int64
-	// Optimizer runs external tools on each output; nil keeps the pure-Go
-	// output.
+	// Optimizer runs external tools on each PNG, GIF and WebP output and
+	// encodes WebP with cwebp; nil keeps the pure-Go output. JPEG outputs
+	// skip it: they leave the encoder progressive with optimized Huffman
+	// tables, which is what jpegtran would make of them.
 	Optimizer *Optimizer
 }
 
@@ -75,18 +78,30 @@ func Process(ctx context.Context, data []byte, p upload.Profile, opt Options) (*
 	if len(p.AllowedTypes) > 0 && !p.Allows(ct) {
 		return nil, upload.Errorf(upload.EUNSUPPORTED, "This file is a %s image, which %q uploads do not accept.", kindOf(ct), p.Name)
 	}
-	img, err := decode(ct, data, cfg)
+	o := orientation(ct, data)
+	ow, oh := cfg.Width, cfg.Height
+	if o >= 5 { // the orientations that swap width and height
+		ow, oh = oh, ow
+	}
+	// The largest variant decides how much detail the decode must keep.
+	var top geometry
+	for _, spec := range p.Variants {
+		if g := planGeometry(spec, ow, oh); g.full > top.full {
+			top = g
+		}
+	}
+	img, err := decode(ct, data, cfg, loadShift(ct, top.full))
 	if err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	src, maybeAlpha := toNRGBA(img)
+	src, maybeAlpha := firstFrame(img, top, ow, oh, o)
 	img = nil // let the decoder's buffers go before the variants are made
 	alpha := maybeAlpha && hasAlpha(src)
-	src = orient(src, orientation(ct, data))
-	res := &Result{ContentType: ct, Width: src.Rect.Dx(), Height: src.Rect.Dy(), HasAlpha: alpha}
+	src = orient(src, o)
+	res := &Result{ContentType: ct, Width: ow, Height: oh, HasAlpha: alpha}
 
 	// Outputs are laid out in profile order up front; rendering happens
 	// largest first so each size can start from the previous one.
@@ -171,7 +186,10 @@ func Process(ctx context.Context, data []byte, p upload.Profile, opt Options) (*
 					return
 				}
 				out.OriginalBytes = int64(len(b))
-				if opt.Optimizer != nil {
+				// JPEGs leave the encoder progressive with optimized tables,
+				// which is what the optimizer's jpegtran step would do; a
+				// second pass through it cost more CPU than resizing.
+				if opt.Optimizer != nil && out.ContentType != TypeJPEG {
 					if b, err = opt.Optimizer.Optimize(ctx, out.ContentType, b, p.AllowLossy); err != nil {
 						fail(err)
 						return
@@ -198,6 +216,28 @@ func Process(ctx context.Context, data []byte, p upload.Profile, opt Options) (*
 		return nil, firstErr
 	}
 	return res, nil
+}
+
+// firstFrame converts the decoded image to the NRGBA the cascade works on,
+// still in stored orientation. A colour JPEG or lossy WebP that the largest
+// variant (top, on the ow×oh oriented image) shrinks is resampled straight
+// from its YCbCr planes to that variant's full-frame size: the full-size
+// RGBA copy is never made and the largest variant needs no further work.
+func firstFrame(img image.Image, top geometry, ow, oh, o int) (*image.NRGBA, bool) {
+	if ycc, ok := img.(*image.YCbCr); ok && top.full > 0 && top.full < 1 {
+		w, h := top.outW, top.outH
+		if top.crop != [4]float64{0, 0, 1, 1} {
+			w = max(1, int(math.Round(float64(ow)*top.full)))
+			h = max(1, int(math.Round(float64(oh)*top.full)))
+		}
+		if o >= 5 {
+			w, h = h, w
+		}
+		if w < ycc.Rect.Dx() && h <= ycc.Rect.Dy() {
+			return resizeYCbCr(ycc, w, h), false
+		}
+	}
+	return toNRGBA(img)
 }
 
 func cmpDesc(a, b float64) int {

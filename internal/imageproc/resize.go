@@ -71,9 +71,17 @@ type cascade struct {
 	frames []*image.NRGBA // full frames; frames[0] is the oriented source
 }
 
+// halveAbove is the frame area above which base box-halves a frame before
+// the final filter. Below it the Catmull-Rom filter reads the frame
+// directly: a box halving aliases fine texture that the wide filter would
+// have removed, and on a frame this small the wider filter costs next to
+// nothing.
+const halveAbove = 2 << 20
+
 // base returns the smallest full frame at least twice the needed width (so
 // the final filter still has real detail to average), falling back to the
-// source, then box-halves it while it is more than three times too big.
+// source, then, if it is large, box-halves it while it is more than three
+// times too big.
 func (c *cascade) base(ctx context.Context, needW float64) (*image.NRGBA, error) {
 	best := c.frames[0]
 	for _, f := range c.frames[1:] {
@@ -81,7 +89,7 @@ func (c *cascade) base(ctx context.Context, needW float64) (*image.NRGBA, error)
 			best = f
 		}
 	}
-	for float64(best.Rect.Dx()) > 3*needW && best.Rect.Dx() >= 4 && best.Rect.Dy() >= 4 {
+	for float64(best.Rect.Dx()) > 3*needW && best.Rect.Dx()*best.Rect.Dy() > halveAbove && best.Rect.Dx() >= 4 && best.Rect.Dy() >= 4 {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,197 @@
+package imageproc
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/jpeg"
+	"testing"
+
+	"github.com/disintegration/imaging"
+
+	"uploader/internal/upload"
+)
+
+func toYCbCr(t *testing.T, m image.Image, ratio image.YCbCrSubsampleRatio) *image.YCbCr {
+	t.Helper()
+	b := m.Bounds()
+	y := image.NewYCbCr(b, ratio)
+	for py := b.Min.Y; py < b.Max.Y; py++ {
+		for px := b.Min.X; px < b.Max.X; px++ {
+			r, g, bb, _ := m.At(px, py).RGBA()
+			yy, cb, cr := color.RGBToYCbCr(uint8(r>>8), uint8(g>>8), uint8(bb>>8))
+			y.Y[y.YOffset(px, py)] = yy
+			// Chroma samples shared by several pixels keep the last one's
+			// value, which is good enough for a smooth test image.
+			y.Cb[y.COffset(px, py)] = cb
+			y.Cr[y.COffset(px, py)] = cr
+		}
+	}
+	return y
+}
+
+// TestResizeYCbCr compares resampling from the planes with converting to
+// RGBA first and resampling that, which is what it replaces.
+func TestResizeYCbCr(t *testing.T) {
+	src := photo(401, 301, 5)
+	for _, ratio := range []image.YCbCrSubsampleRatio{
+		image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio440,
+	} {
+		ycc := toYCbCr(t, src, ratio)
+		for _, size := range [][2]int{{200, 150}, {133, 100}, {40, 30}, {390, 290}, {1, 1}} {
+			t.Run(fmt.Sprintf("%v/%dx%d", ratio, size[0], size[1]), func(t *testing.T) {
+				got := resizeYCbCr(ycc, size[0], size[1])
+				rgba, _ := toNRGBA(ycc)
+				want := resizeOpaque(rgba, size[0], size[1])
+				if got.Rect != want.Rect {
+					t.Fatalf("bounds %v, want %v", got.Rect, want.Rect)
+				}
+				// Chroma is filtered at its own resolution rather than
+				// replicated first, so small differences are expected.
+				if d := meanAbsDiff(got, want); d > 1.5 {
+					t.Errorf("differs from resizing the RGBA conversion by %.2f per channel", d)
+				}
+			})
+		}
+	}
+	t.Run("4:4:4 at the same size is the plain conversion", func(t *testing.T) {
+		ycc := toYCbCr(t, src, image.YCbCrSubsampleRatio444)
+		got := resizeYCbCr(ycc, 401, 301)
+		want := image.NewRGBA(ycc.Rect)
+		draw.Draw(want, want.Rect, ycc, image.Point{}, draw.Src)
+		if !bytes.Equal(got.Pix, want.Pix) {
+			t.Error("pixels differ from image/draw's conversion")
+		}
+	})
+	t.Run("flat stays flat", func(t *testing.T) {
+		c := color.NRGBA{37, 201, 120, 255}
+		ycc := toYCbCr(t, solid(333, 211, c), image.YCbCrSubsampleRatio420)
+		want := color.NRGBAModel.Convert(ycc.At(0, 0)).(color.NRGBA)
+		got := resizeYCbCr(ycc, 97, 61)
+		for i := 0; i < len(got.Pix); i += 4 {
+			if p := (color.NRGBA{got.Pix[i], got.Pix[i+1], got.Pix[i+2], got.Pix[i+3]}); p != want {
+				t.Fatalf("pixel %d = %v, want %v", i/4, p, want)
+			}
+		}
+	})
+	t.Run("sub-image", func(t *testing.T) {
+		ycc := toYCbCr(t, src, image.YCbCrSubsampleRatio420)
+		sub := ycc.SubImage(image.Rect(50, 40, 350, 280)).(*image.YCbCr)
+		got := resizeYCbCr(sub, 100, 80)
+		want := resizeOpaque(imaging.Clone(sub), 100, 80)
+		if d := meanAbsDiff(got, want); d > 1.5 {
+			t.Errorf("differs by %.2f per channel", d)
+		}
+	})
+}
+
+func TestLoadShift(t *testing.T) {
+	tests := []struct {
+		ct   string
+		full float64
+		want uint
+	}{
+		{TypeJPEG, 1, 0},
+		{TypeJPEG, 0.5, 0},           // 2× is not enough margin for a box
+		{TypeJPEG, 2048.0 / 6000, 1}, // the 24 MP photo at 2048
+		{TypeJPEG, 2048.0 / 4000, 0}, // the 12 MP photo at 2048
+		{TypeJPEG, 0.1, 2},
+		{TypeJPEG, 0.01, 3}, // never below 1/8
+		{TypePNG, 0.01, 0},
+		{TypeWebP, 0.01, 0},
+		{TypeJPEG, 0, 0},
+	}
+	for _, tc := range tests {
+		if got := loadShift(tc.ct, tc.full); got != tc.want {
+			t.Errorf("loadShift(%s, %.3f) = %d, want %d", tc.ct, tc.full, got, tc.want)
+		}
+	}
+}
+
+// TestReducedDecodeOrientation runs large enough JPEGs that the decoder
+// reduces them and the first variant comes straight from the planes, at
+// every EXIF orientation: sizes and corners must come out upright.
+func TestReducedDecodeOrientation(t *testing.T) {
+	upright := quadrants(1600, 1200)
+	inverse := map[int]func(image.Image) *image.NRGBA{
+		1: imaging.Clone, 2: imaging.FlipH, 3: imaging.Rotate180, 4: imaging.FlipV,
+		5: imaging.Transpose, 6: imaging.Rotate90, 7: imaging.Transverse, 8: imaging.Rotate270,
+	}
+	p := testProfile(
+		upload.VariantSpec{Name: "w300", Width: 300, Height: 300, Fit: upload.FitInside, Formats: []string{"jpeg", "png"}, Quality: 90},
+		upload.VariantSpec{Name: "c64", Width: 64, Height: 32, Fit: upload.FitCover, Formats: []string{"png"}, Quality: 90},
+	)
+	if s := loadShift(TypeJPEG, 300.0/1600); s == 0 {
+		t.Fatalf("test does not exercise the reduced decode (shift %d)", s)
+	}
+	for o := 1; o <= 8; o++ {
+		t.Run(fmt.Sprint(o), func(t *testing.T) {
+			data := withEXIF(encodeJPEG(t, inverse[o](upright), 90), exifTIFF(binary.LittleEndian, o, ""))
+			res, err := Process(context.Background(), data, p, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Width != 1600 || res.Height != 1200 {
+				t.Fatalf("source %dx%d, want 1600x1200", res.Width, res.Height)
+			}
+			for _, out := range res.Outputs {
+				m := decodeOutput(t, out)
+				w, h := m.Bounds().Dx(), m.Bounds().Dy()
+				if out.Spec == "w300" && (w != 300 || h != 225) || out.Spec == "c64" && (w != 64 || h != 32) {
+					t.Fatalf("%s is %dx%d", out.File, w, h)
+				}
+				for _, c := range [][2]bool{{true, true}, {false, true}, {true, false}, {false, false}} {
+					x, y := w/5, h/5
+					if !c[0] {
+						x = w - 1 - w/5
+					}
+					if !c[1] {
+						y = h - 1 - h/5
+					}
+					if want := quadrantColor(c[0], c[1]); !near(m.At(x, y), want, 40) {
+						t.Errorf("%s at (%d,%d) = %v, want %v", out.File, x, y, m.At(x, y), want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestLargeJPEGMatchesLanczos is TestCascadeMatchesDirect for the JPEG
+// path: reduced decode, first variant from the planes, the rest cascaded,
+// all close to a Lanczos resize of the full decoded image.
+func TestLargeJPEGMatchesLanczos(t *testing.T) {
+	data := encodeJPEG(t, photo(2400, 1800, 7), 95)
+	src, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testProfile(
+		upload.VariantSpec{Name: "a", Width: 800, Height: 800, Fit: upload.FitInside, Formats: []string{"png"}, Quality: 80},
+		upload.VariantSpec{Name: "b", Width: 300, Height: 300, Fit: upload.FitInside, Formats: []string{"png"}, Quality: 80},
+		upload.VariantSpec{Name: "c", Width: 100, Height: 100, Fit: upload.FitCover, Formats: []string{"png"}, Quality: 80},
+	)
+	if s := loadShift(TypeJPEG, 800.0/2400); s == 0 {
+		t.Fatalf("test does not exercise the reduced decode")
+	}
+	res, err := Process(context.Background(), data, p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range res.Outputs {
+		got := imaging.Clone(decodeOutput(t, out))
+		var want *image.NRGBA
+		if out.Spec == "c" {
+			want = imaging.Fill(src, 100, 100, imaging.Center, imaging.Lanczos)
+		} else {
+			want = imaging.Resize(src, out.Width, out.Height, imaging.Lanczos)
+		}
+		if d := meanAbsDiff(got, want); d > 3 {
+			t.Errorf("%s differs from a direct Lanczos resize by %.2f per channel on average", out.File, d)
+		}
+	}
+}
