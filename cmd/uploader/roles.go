@@ -321,7 +321,9 @@ func startWorker(ctx context.Context, cfg config.Config, p *parts, log *slog.Log
 	cl.add(func() { enq.Close() })
 	rec := &jobs.Reconciler{Store: p.db, Objects: p.objects, Enqueuer: enq, Profiles: p.profiles, Logger: log}
 
-	srv := jobs.NewServer(p.redis, jobs.ServerConfig{Concurrency: concurrency, Profiles: p.profiles, Logger: log})
+	srv := jobs.NewServer(p.redis, jobs.ServerConfig{
+		Concurrency: concurrency, Profiles: p.profiles, Logger: log, PollInterval: cfg.WorkerPollInterval,
+	})
 	mux := asynq.NewServeMux()
 	mux.Handle(jobs.TypeProcess, &jobs.ProcessHandler{
 		Store: p.db, Objects: p.objects, Profiles: p.profiles,

@@ -56,6 +56,9 @@ type Config struct {
 	ProfilesFile      string        // PROFILES_FILE: JSON array of extra profiles
 	WorkerConcurrency int           // WORKER_CONCURRENCY
 	WorkerMemoryMB    int           // WORKER_MEMORY_MB
+	// WorkerPollInterval is how often an idle worker checks its queues
+	// (WORKER_POLL_INTERVAL): asynq has no blocking pop.
+	WorkerPollInterval time.Duration
 	OptimizeTimeout   time.Duration // OPTIMIZE_TIMEOUT: per optimizer run
 	LogLevel          string        // LOG_LEVEL: debug, info, warn, error
 }
@@ -105,6 +108,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.WorkerConcurrency = intVar(getenv, "WORKER_CONCURRENCY", 2, &errs)
 	c.WorkerMemoryMB = intVar(getenv, "WORKER_MEMORY_MB", 1024, &errs)
 	c.OptimizeTimeout = durationVar(getenv, "OPTIMIZE_TIMEOUT", 20*time.Second, &errs)
+	c.WorkerPollInterval = durationVar(getenv, "WORKER_POLL_INTERVAL", 100*time.Millisecond, &errs)
 	for _, t := range strings.Split(getenv("API_TOKENS"), ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			c.APITokens = append(c.APITokens, t)
@@ -148,8 +152,11 @@ func (c Config) Validate() error {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "file:") {
 		add("DATABASE_URL: use postgres://user:pass@host:5432/db or sqlite:PATH")
 	}
-	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
-		add("REDIS_URL: use redis://host:6379 or rediss://… (Heroku Redis)")
+	if c.RedisURL != "" && !hasAnyPrefix(c.RedisURL, "redis://", "rediss://", "redis-sentinel://", "rediss-sentinel://", "redis-cluster://", "rediss-cluster://") {
+		add("REDIS_URL: use redis://host:6379, rediss://… (Heroku Redis), redis-sentinel://h:26379,h2:26379?master=NAME, or redis-cluster://h:7000,h2:7001")
+	}
+	if c.WorkerPollInterval < 10*time.Millisecond || c.WorkerPollInterval > 10*time.Second {
+		add("WORKER_POLL_INTERVAL=%s: use a duration between 10ms and 10s (default 100ms)", c.WorkerPollInterval)
 	}
 	if c.UploadExpires < 30*time.Second || c.UploadExpires > 7*24*time.Hour {
 		add("UPLOAD_EXPIRES=%s: use a duration between 30s and 168h, e.g. 10m", c.UploadExpires)
@@ -227,6 +234,15 @@ var (
 	cfIDPattern  = regexp.MustCompile(`^[A-Z0-9]+$`)
 	cfARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:cloudfront::[0-9]{12}:distribution/[A-Z0-9]+$`)
 )
+
+func hasAnyPrefix(s string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
 
 func or(v, def string) string {
 	if v == "" {
