@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"log/slog"
 	"mime"
 	"net/http"
 	"sort"
@@ -65,7 +66,9 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.CreateUpload(r.Context(), u); err != nil {
 		return err
 	}
-	s.logger(r).Info("upload presigned", "upload_id", u.ID, "profile", prof.Name, "declared_bytes", req.Size)
+	if s.log.Enabled(r.Context(), slog.LevelDebug) { // the hot path: no logger unless asked for
+		s.logger(r).Debug("upload presigned", "upload_id", u.ID, "profile", prof.Name, "declared_bytes", req.Size)
+	}
 	writeJSON(w, http.StatusCreated, createResponse{
 		ID: u.ID, Upload: postFields{URL: post.URL, Fields: post.Fields},
 		ExpiresAt: post.ExpiresAt.UTC(), StatusURL: "/api/uploads/" + u.ID,
