@@ -37,7 +37,6 @@ func runSetup(ctx context.Context, cfg config.Config, log *slog.Logger, stdout i
 	fs.Usage = func() { fmt.Fprint(stdout, setupUsage); fs.PrintDefaults() }
 	dryRun := fs.Bool("dry-run", false, "print what would change, change nothing")
 	apply := fs.Bool("apply-bucket-policy", false, "add the CloudFront statement to the bucket policy (other statements are kept)")
-	// TODO(lead): default to cfg.CloudFrontDistributionARN once config has it.
 	arn := fs.String("distribution-arn", cfg.CloudFrontDistributionARN, "CloudFront distribution ARN (CLOUDFRONT_DISTRIBUTION_ARN)")
 	iamOnly := fs.Bool("iam-policy", false, "print only the upload user's IAM policy JSON; change nothing")
 	bucketOnly := fs.Bool("bucket-policy", false, "print only the CloudFront bucket policy JSON (needs the distribution ARN); change nothing")

@@ -82,10 +82,9 @@ func contentTypeOf(name string) string {
 
 func (s *Server) layout(r *http.Request, title string) layout {
 	return layout{
-		Title:     title,
-		CSSURL:    s.views.urls["app.css"],
-		JSURL:     s.views.urls["upload.js"],
-		Anonymous: ownerOf(r.Context()).Session,
+		Title:  title,
+		CSSURL: s.views.urls["app.css"],
+		JSURL:  s.views.urls["upload.js"],
 	}
 }
 

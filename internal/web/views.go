@@ -4,10 +4,9 @@ import "time"
 
 // layout is what every page's frame needs.
 type layout struct {
-	Title     string
-	CSSURL    string // content-hashed URL of web/static/app.css
-	JSURL     string // content-hashed URL of web/static/upload.js
-	Anonymous bool   // the visitor has a browser session (not an API token)
+	Title  string
+	CSSURL string // content-hashed URL of web/static/app.css
+	JSURL  string // content-hashed URL of web/static/upload.js
 }
 
 // field is one hidden form field of a presigned POST, in the order to send.
