@@ -20,10 +20,9 @@ const (
 	ownerKey ctxKey = iota
 )
 
-// identity is who is asking: an API token's owner or a browser session.
+// identity is who is asking: an API token's owner or a browser session's.
 type identity struct {
-	Owner   string
-	Session bool // a browser session (cookie), not a token
+	Owner string
 }
 
 func ownerOf(ctx context.Context) identity {
@@ -55,7 +54,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			if !ok {
 				owner = s.newSession(w)
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerKey, identity{Owner: owner, Session: true})))
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerKey, identity{Owner: owner})))
 			return
 		}
 		next.ServeHTTP(w, r)
