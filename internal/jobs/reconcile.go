@@ -92,6 +92,11 @@ func (r *Reconciler) requeue(ctx context.Context, rep *ReconcileReport) error {
 		if r.Enqueuer.Live(ctx, u.ID, p) {
 			continue
 		}
+		// A task that finished between the listing and the check leaves
+		// the row ready or failed: look again before queuing a new one.
+		if cur, err := r.Store.Upload(ctx, u.ID); err != nil || cur.Status != upload.StatusProcessing {
+			continue
+		}
 		if err := r.Enqueuer.EnqueueProcess(ctx, u.ID, p); err != nil {
 			return err
 		}
