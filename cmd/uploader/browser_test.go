@@ -388,6 +388,7 @@ func TestBrowserUploadTwoFiles(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS("#upload-form.is-enhanced")),
 		chromedp.SetUploadFiles(chromedp.CSS("#file"), files),
 	)
+	b.waitFor(t, "a local preview of each chosen file", `document.querySelectorAll('#uploads img.upload-thumb').length === 2 && [...document.querySelectorAll('#uploads img.upload-thumb')].every(i => i.complete && i.naturalWidth > 0)`, 10*time.Second)
 	b.waitFor(t, "both uploads to finish", allDone(2), 45*time.Second)
 
 	shown := eval[map[string]float64](t, b, `window.__progressShown`)

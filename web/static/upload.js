@@ -521,6 +521,19 @@
       const head = el('div', 'upload-head');
       const name = el('span', 'upload-name', file.name || 'unnamed file');
       const size = el('span', 'upload-size', formatBytes(file.size));
+      // A local preview of what was chosen, before any byte is sent. Only
+      // for types the browser can show; the blob URL is freed once drawn.
+      if (/^image\/(jpeg|png|gif|webp)$/.test(file.type) && file.size <= 50 * 1024 * 1024) {
+        const thumb = el('img', 'upload-thumb');
+        thumb.alt = '';
+        thumb.decoding = 'async';
+        const url = URL.createObjectURL(file);
+        const free = () => URL.revokeObjectURL(url);
+        thumb.addEventListener('load', free, { once: true });
+        thumb.addEventListener('error', () => { free(); thumb.remove(); }, { once: true });
+        thumb.src = url;
+        head.append(thumb);
+      }
       head.append(name, size);
       const progress = el('progress', 'upload-progress');
       progress.max = 100;
