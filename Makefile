@@ -36,7 +36,7 @@ test-faults: deps services
 
 ## test-fuzz: a short run of the image fuzzer (set FUZZTIME for longer)
 test-fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzProcess -fuzztime=$(FUZZTIME) ./internal/imageproc/
+	$(GO) test -run='^$$' -fuzz=FuzzProcess -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./internal/imageproc/
 
 ## bench: the image job next to libvips, the service next to hello-world
 ## net/http (ratios from one run), then the Go benchmarks of each stage
