@@ -81,3 +81,32 @@ func BenchmarkCreateUpload(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkShowUpload is GET /api/uploads/{id}, the call clients poll: auth,
+// one read of the row with its variants, and JSON.
+func BenchmarkShowUpload(b *testing.B) {
+	h := benchServer(b, "sqlite:"+testenv.SQLiteURL(b))
+	body := `{"filename":"a.jpg","content_type":"image/jpeg","size":123456,"profile":"photo"}`
+	req := httptest.NewRequest("POST", "/api/uploads", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer tok")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusCreated {
+		b.Fatalf("create: %d", w.Code)
+	}
+	id := w.Body.String()[len(`{"id":"`):][:26]
+	b.ReportAllocs()
+	b.SetParallelism(25)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("GET", "/api/uploads/"+id, nil)
+			req.Header.Set("Authorization", "Bearer tok")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	})
+}
