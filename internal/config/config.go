@@ -52,44 +52,44 @@ type Config struct {
 	AdminUser     string // ADMIN_USER: guards /admin/queues (asynqmon)
 	AdminPassword string // ADMIN_PASSWORD
 
-	MaxPixels         int64         // MAX_PIXELS
-	ProfilesFile      string        // PROFILES_FILE: JSON array of extra profiles
-	WorkerConcurrency int           // WORKER_CONCURRENCY
-	WorkerMemoryMB    int           // WORKER_MEMORY_MB
+	MaxPixels         int64  // MAX_PIXELS
+	ProfilesFile      string // PROFILES_FILE: JSON array of extra profiles
+	WorkerConcurrency int    // WORKER_CONCURRENCY
+	WorkerMemoryMB    int    // WORKER_MEMORY_MB
 	// WorkerPollInterval is how often an idle worker checks its queues
 	// (WORKER_POLL_INTERVAL): asynq has no blocking pop.
 	WorkerPollInterval time.Duration
-	OptimizeTimeout   time.Duration // OPTIMIZE_TIMEOUT: per optimizer run
-	LogLevel          string        // LOG_LEVEL: debug, info, warn, error
+	OptimizeTimeout    time.Duration // OPTIMIZE_TIMEOUT: per optimizer run
+	LogLevel           string        // LOG_LEVEL: debug, info, warn, error
 }
 
 // Load reads the configuration through getenv (os.Getenv in production, a
 // map in tests). It fills defaults and reports values that cannot be parsed.
 func Load(getenv func(string) string) (Config, error) {
 	c := Config{
-		Env:            or(getenv("APP_ENV"), "production"),
-		AppURL:         strings.TrimRight(getenv("APP_URL"), "/"),
-		DataDir:        or(getenv("DATA_DIR"), "./tmp/dev"),
-		DatabaseURL:    getenv("DATABASE_URL"),
-		RedisURL:       getenv("REDIS_URL"),
-		S3Bucket:       getenv("S3_BUCKET"),
-		S3Region:       or(getenv("S3_REGION"), or(getenv("AWS_REGION"), "us-east-1")),
-		S3Endpoint:     strings.TrimRight(getenv("S3_ENDPOINT"), "/"),
-		S3AccessKey:    getenv("AWS_ACCESS_KEY_ID"),
-		S3SecretKey:    getenv("AWS_SECRET_ACCESS_KEY"),
-		DevS3Addr:      or(getenv("DEV_S3_ADDR"), "127.0.0.1:9000"),
-		CDNBaseURL:     strings.TrimRight(getenv("CDN_BASE_URL"), "/"),
+		Env:         or(getenv("APP_ENV"), "production"),
+		AppURL:      strings.TrimRight(getenv("APP_URL"), "/"),
+		DataDir:     or(getenv("DATA_DIR"), "./tmp/dev"),
+		DatabaseURL: getenv("DATABASE_URL"),
+		RedisURL:    getenv("REDIS_URL"),
+		S3Bucket:    getenv("S3_BUCKET"),
+		S3Region:    or(getenv("S3_REGION"), or(getenv("AWS_REGION"), "us-east-1")),
+		S3Endpoint:  strings.TrimRight(getenv("S3_ENDPOINT"), "/"),
+		S3AccessKey: getenv("AWS_ACCESS_KEY_ID"),
+		S3SecretKey: getenv("AWS_SECRET_ACCESS_KEY"),
+		DevS3Addr:   or(getenv("DEV_S3_ADDR"), "127.0.0.1:9000"),
+		CDNBaseURL:  strings.TrimRight(getenv("CDN_BASE_URL"), "/"),
 
 		CloudFrontDistributionID:  getenv("CLOUDFRONT_DISTRIBUTION_ID"),
 		CloudFrontDistributionARN: getenv("CLOUDFRONT_DISTRIBUTION_ARN"),
 		CloudFrontKeyPairID:       getenv("CLOUDFRONT_KEY_PAIR_ID"),
 		CloudFrontPrivateKey:      getenv("CLOUDFRONT_PRIVATE_KEY"),
-		SessionSecret:  getenv("SESSION_SECRET"),
-		ProfilesFile:   getenv("PROFILES_FILE"),
-		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
-		AdminUser:      getenv("ADMIN_USER"),
-		AdminPassword:  getenv("ADMIN_PASSWORD"),
-		AllowAnonymous: false,
+		SessionSecret:             getenv("SESSION_SECRET"),
+		ProfilesFile:              getenv("PROFILES_FILE"),
+		LogLevel:                  or(getenv("LOG_LEVEL"), "info"),
+		AdminUser:                 getenv("ADMIN_USER"),
+		AdminPassword:             getenv("ADMIN_PASSWORD"),
+		AllowAnonymous:            false,
 	}
 	var errs []error
 	c.Port = intVar(getenv, "PORT", 8080, &errs)

@@ -26,29 +26,15 @@ var s3 *s3store.Store
 
 // TestMain starts the one embedded S3 gateway this test binary may run.
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		addr, err := devstack.FreeAddr()
-		if err != nil {
-			panic(err)
-		}
-		dir, _ := os.MkdirTemp("", "jobs-s3-")
-		defer os.RemoveAll(dir)
-		gw, err := devstack.StartS3(dir, addr)
-		if err != nil {
-			panic(err)
-		}
-		defer gw.Stop()
+	os.Exit(testenv.WithS3(m, func(gw *devstack.S3) (err error) {
 		s3, err = s3store.New(context.Background(), s3store.Config{
 			Bucket: "jobs-test", Region: gw.Region, Endpoint: gw.Endpoint, AccessKey: gw.AccessKey, SecretKey: gw.SecretKey,
 		})
 		if err != nil {
-			panic(err)
+			return err
 		}
-		if err := s3.EnsureBucket(context.Background()); err != nil {
-			panic(err)
-		}
-		return m.Run()
-	}())
+		return s3.EnsureBucket(context.Background())
+	}))
 }
 
 type env struct {

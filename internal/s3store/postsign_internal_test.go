@@ -84,5 +84,3 @@ func TestPostSignerSessionToken(t *testing.T) {
 		t.Errorf("token missing: %v %s", f, raw)
 	}
 }
-
-

@@ -22,6 +22,7 @@ import (
 
 	"uploader/internal/devstack"
 	"uploader/internal/s3store"
+	"uploader/internal/testenv"
 	"uploader/internal/upload"
 )
 
@@ -35,41 +36,18 @@ var (
 const testBucket = "uploader-test"
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "s3store-test-*")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	addr, err := devstack.FreeAddr()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	gw, err = devstack.StartS3(dir+"/s3", addr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer gw.Stop()
-	ctx := context.Background()
-	store, err = s3store.New(ctx, s3store.Config{
-		Bucket: testBucket, Region: gw.Region, Endpoint: gw.Endpoint,
-		AccessKey: gw.AccessKey, SecretKey: gw.SecretKey,
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := store.EnsureBucket(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "ensure bucket:", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(testenv.WithS3(m, func(g *devstack.S3) (err error) {
+		gw = g
+		ctx := context.Background()
+		store, err = s3store.New(ctx, s3store.Config{
+			Bucket: testBucket, Region: gw.Region, Endpoint: gw.Endpoint,
+			AccessKey: gw.AccessKey, SecretKey: gw.SecretKey,
+		})
+		if err != nil {
+			return err
+		}
+		return store.EnsureBucket(ctx)
+	}))
 }
 
 // uniqueKey returns a key under incoming/ that no other test uses.

@@ -14,6 +14,7 @@ import (
 	"uploader/internal/devstack"
 	"uploader/internal/s3store"
 	"uploader/internal/setup"
+	"uploader/internal/testenv"
 	"uploader/internal/upload"
 )
 
@@ -21,28 +22,7 @@ import (
 var gw *devstack.S3
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "setup-test-*")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	addr, err := devstack.FreeAddr()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	gw, err = devstack.StartS3(dir+"/s3", addr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer gw.Stop()
-	return m.Run()
+	os.Exit(testenv.WithS3(m, func(g *devstack.S3) error { gw = g; return nil }))
 }
 
 const (

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+
+	"uploader/internal/devstack"
 )
 
 // Defaults used when TEST_DATABASE_URL or REDIS_URL is unset: the
@@ -320,4 +322,36 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// WithS3 runs a test binary's tests against the one embedded S3 gateway
+// it may start (versitygw allows one per process): it starts the gateway
+// in a temporary directory on a free port, calls setup with it (to make
+// a bucket or a client), runs the tests and stops the gateway. Use it as
+// os.Exit(testenv.WithS3(m, setup)) in TestMain.
+func WithS3(m *testing.M, setup func(gw *devstack.S3) error) int {
+	dir, err := os.MkdirTemp("", "uploader-s3-*")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	addr, err := devstack.FreeAddr()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		return 1
+	}
+	gw, err := devstack.StartS3(filepath.Join(dir, "s3"), addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		return 1
+	}
+	defer gw.Stop()
+	if setup != nil {
+		if err := setup(gw); err != nil {
+			fmt.Fprintln(os.Stderr, "testenv: S3 setup:", err)
+			return 1
+		}
+	}
+	return m.Run()
 }
