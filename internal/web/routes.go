@@ -2,10 +2,13 @@ package web
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"uploader/internal/upload"
 )
 
 // Handler returns the whole route table.
@@ -46,7 +49,12 @@ func (s *Server) Handler() http.Handler {
 		r.With(s.adminOnly).Handle("/admin/queues*", s.admin)
 	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, errorBody{errorDetail{"not_found", "No such page."}})
+		err := upload.Errorf(upload.ENOTFOUND, "There is no page at %s.", r.URL.Path)
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			s.errorJSON(w, r, err)
+			return
+		}
+		s.errorPage(w, r, err)
 	})
 	return r
 }
