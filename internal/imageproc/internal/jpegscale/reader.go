@@ -27,7 +27,7 @@ type FormatError string
 
 func (e FormatError) Error() string { return "invalid JPEG format: " + string(e) }
 
-// An UnsupportedError reports that the input uses a valid but unimplemented JPEG feature.
+// An UnsupportedError reports that the input uses a valid JPEG feature this decoder does not support.
 type UnsupportedError string
 
 func (e UnsupportedError) Error() string { return "unsupported JPEG feature: " + string(e) }
