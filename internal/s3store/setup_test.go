@@ -43,7 +43,7 @@ func TestSetCORSRoundTrip(t *testing.T) {
 
 // TestBucketSettingsOnEmbeddedGateway records what versitygw v1.8.0 does
 // with the calls `uploader setup` makes. Lifecycle and Block Public Access
-// are not implemented there: the error must carry S3's NotImplemented
+// are refused there: the error must carry S3's NotImplemented
 // code, which setup reports as "not supported by this endpoint".
 func TestBucketSettingsOnEmbeddedGateway(t *testing.T) {
 	ctx := context.Background()
