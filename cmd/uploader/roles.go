@@ -48,6 +48,7 @@ type parts struct {
 	db       *sqlstore.DB
 	objects  *s3store.Store
 	redis    asynq.RedisConnOpt
+	enqueue  *jobs.Enqueuer // one Redis client for queuing, shared by web and worker in dev
 	profiles upload.Profiles
 }
 
@@ -89,8 +90,10 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, cl *clo
 	if err != nil {
 		return nil, err
 	}
+	enq := jobs.NewEnqueuer(redis)
+	cl.add(func() { enq.Close() })
 	log.Info("connected", "database", db.Dialect(), "bucket", objects.Bucket(), "s3_endpoint", or(cfg.S3Endpoint, "AWS"))
-	return &parts{db: db, objects: objects, redis: redis, profiles: profiles}, nil
+	return &parts{db: db, objects: objects, redis: redis, enqueue: enq, profiles: profiles}, nil
 }
 
 func runMigrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
@@ -250,8 +253,6 @@ func devSecret(dir string) (string, error) {
 }
 
 func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Logger, cl *closers) (*web.Server, error) {
-	enq := jobs.NewEnqueuer(p.redis)
-	cl.add(func() { enq.Close() })
 	cdnBase, serveCDN := cfg.CDNBaseURL, false
 	if cdnBase == "" {
 		cdnBase, serveCDN = cfg.AppURL+"/cdn", true
@@ -295,8 +296,8 @@ func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Lo
 			PresignPerMinute: cfg.PresignPerMinute, PresignPerMinuteIP: cfg.PresignPerMinuteIP,
 			AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword,
 		},
-		Store: p.db, Objects: p.objects, Jobs: enq, Profiles: p.profiles, CDN: urls, CDNCache: invalidator,
-		Health: map[string]web.Pinger{"database": p.db, "s3": p.objects, "redis": enq},
+		Store: p.db, Objects: p.objects, Jobs: p.enqueue, Profiles: p.profiles, CDN: urls, CDNCache: invalidator,
+		Health: map[string]web.Pinger{"database": p.db, "s3": p.objects, "redis": p.enqueue},
 		Logger: log, Admin: admin,
 	})
 }
@@ -317,9 +318,7 @@ func startWorker(ctx context.Context, cfg config.Config, p *parts, log *slog.Log
 	// hard limit is reached.
 	debug.SetMemoryLimit(int64(cfg.WorkerMemoryMB) << 20)
 
-	enq := jobs.NewEnqueuer(p.redis)
-	cl.add(func() { enq.Close() })
-	rec := &jobs.Reconciler{Store: p.db, Objects: p.objects, Enqueuer: enq, Profiles: p.profiles, Logger: log}
+	rec := &jobs.Reconciler{Store: p.db, Objects: p.objects, Enqueuer: p.enqueue, Profiles: p.profiles, Logger: log}
 
 	srv := jobs.NewServer(p.redis, jobs.ServerConfig{
 		Concurrency: concurrency, Profiles: p.profiles, Logger: log, PollInterval: cfg.WorkerPollInterval,
