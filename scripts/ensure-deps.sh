@@ -22,6 +22,10 @@ have chromium      || need+=(chromium)
 have advpng        || need+=(advancecomp)
 have zopflipng     || need+=(zopfli)
 have wrk           || need+=(wrk)
+have convert       || need+=(imagemagick)
+# ICC profiles the colour-management tests convert real photos with.
+[ -f /usr/share/color/icc/compatibleWithAdobeRGB1998.icc ] || need+=(icc-profiles-free)
+[ -f /usr/share/color/icc/colord/ProPhotoRGB.icc ] || need+=(colord-data)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -194,7 +194,8 @@ func decode(ct string, data []byte, cfg image.Config, shift uint) (img image.Ima
 		return nil, upload.Errorf(upload.ECORRUPT, "The file is damaged or incomplete: the %s header says %d×%d pixels but the image is %d×%d.",
 			kindOf(ct), cfg.Width, cfg.Height, b.Dx(), b.Dy())
 	}
-	return img, nil
+	// Colour is converted before any resizing (DESIGN.md §8).
+	return toSRGB(img, colourOf(ct, data))
 }
 
 // shrinkOnLoadMargin is how much downscaling must be left for the
