@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"io"
+	"math"
 
 	"uploader/internal/imageproc/internal/icc"
 )
@@ -156,9 +157,33 @@ func pngColour(data []byte) colourSource {
 		src.ICC = pngICCP(iccp)
 	case isSRGB:
 	case gamma > 0 || chroma != nil:
+		if srgbLike(gamma, chroma) {
+			break
+		}
 		src.Gamma, src.Chroma = gamma, chroma
 	}
 	return src
+}
+
+// srgbLike reports whether gAMA and cHRM are the values the PNG
+// specification recommends writing alongside an sRGB chunk (gamma
+// 0.45455, sRGB's chromaticities) or the gamma alone. ImageMagick writes
+// exactly these for every sRGB image, without the sRGB chunk; like libpng
+// and ImageMagick itself, such a file is read as sRGB rather than as a
+// pure 2.2 power curve, which differs only in the deepest shadows.
+func srgbLike(gamma float64, chroma *[4][2]float64) bool {
+	if gamma != 0 && (gamma < 0.4540 || gamma > 0.4551) {
+		return false
+	}
+	if chroma == nil {
+		return gamma != 0
+	}
+	for i, want := range icc.SRGBPrimaries {
+		if math.Abs(chroma[i][0]-want[0]) > 0.001 || math.Abs(chroma[i][1]-want[1]) > 0.001 {
+			return false
+		}
+	}
+	return true
 }
 
 // pngICCP inflates an iCCP chunk: a name, a NUL, compression method 0 and

@@ -139,6 +139,9 @@ func decodeConfig(ct string, data []byte) (cfg image.Config, err error) {
 	r := bytes.NewReader(data)
 	switch ct {
 	case TypeJPEG:
+		if err := jpegCoding(data); err != nil {
+			return cfg, err
+		}
 		cfg, err = jpeg.DecodeConfig(r)
 	case TypePNG:
 		cfg, err = png.DecodeConfig(r)
