@@ -276,3 +276,91 @@ func TestColourAgainstLibvips(t *testing.T) {
 		})
 	}
 }
+
+// TestSRGBProfilesSkipped checks that the sRGB profiles real files carry
+// are recognised from their colorants and curves, whatever their
+// description, so those images are not converted at all.
+func TestSRGBProfilesSkipped(t *testing.T) {
+	requireTool(t, "vips")
+	dir := workdir(t)
+	runTool(t, dir, "vips", "icc_transform", "photo.jpg", "vips-srgb.jpg", "srgb")
+	profiles := map[string][]byte{"libvips' built-in sRGB": jpegICC(readFile(t, filepath.Join(dir, "vips-srgb.jpg")))}
+	for _, f := range []string{"/usr/share/color/icc/sRGB.icc", "/usr/share/color/icc/colord/sRGB.icc"} {
+		if b, err := os.ReadFile(f); err == nil {
+			profiles[f] = b
+		}
+	}
+	for name, b := range profiles {
+		if len(b) == 0 {
+			t.Fatalf("%s: no profile", name)
+		}
+		p, err := icc.Parse(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !p.IsSRGB() {
+			t.Errorf("%s is not recognised as sRGB", name)
+		}
+		img := image.NewNRGBA(image.Rect(0, 0, 2, 2))
+		got, err := toSRGB(img, colourSource{ICC: b})
+		if err != nil || got != image.Image(img) {
+			t.Errorf("%s: toSRGB converted an sRGB image (err %v)", name, err)
+		}
+	}
+	for _, name := range []string{"p3", "cmyk"} {
+		runTool(t, dir, "vips", "icc_transform", "photo.jpg", name+".jpg", name)
+		p, err := icc.Parse(jpegICC(readFile(t, filepath.Join(dir, name+".jpg"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.IsSRGB() {
+			t.Errorf("libvips' %s profile is taken for sRGB", name)
+		}
+	}
+}
+
+// TestCICP converts through H.273 code points, which HEIF and AVIF files
+// carry instead of a profile: libvips makes the Display P3 and Rec. 709
+// pixels with ICC profiles, and the CICP path must match its sRGB export.
+func TestCICP(t *testing.T) {
+	requireTool(t, "vips")
+	cases := []struct {
+		name    string
+		profile string // for vips icc_transform
+		code    cicp
+	}{
+		{"Display P3 (12/13)", "p3", cicp{Primaries: 12, Transfer: 13, Matrix: 0, FullRange: true}},
+		{"Rec. 709 (1/1)", requireFile(t, "/usr/share/color/icc/colord/Rec709.icc", "colord-data"), cicp{Primaries: 1, Transfer: 1, Matrix: 0, FullRange: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := workdir(t)
+			runTool(t, dir, "vips", "icc_transform", "photo.jpg", "in.png", tc.profile)
+			runTool(t, dir, "vips", "icc_transform", "in.png", "ref.png", "srgb")
+			raw := decodeRaw(t, readFile(t, filepath.Join(dir, "in.png")))
+			ref := decodeRaw(t, readFile(t, filepath.Join(dir, "ref.png")))
+			old := meanDeltaE76(t, raw, ref)
+			code := tc.code
+			img, err := toSRGB(raw, colourSource{CICP: &code}) // converts raw in place
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := toNRGBA(img)
+			de := meanDeltaE76(t, got, ref)
+			t.Logf("mean ΔE76 %.2f (untransformed: %.2f)", de, old)
+			if de > 1 {
+				t.Errorf("mean ΔE76 %.2f against libvips, want under 1", de)
+			}
+			if old < 2 {
+				t.Errorf("untransformed pixels are only %.2f from the reference; the case does not test conversion", old)
+			}
+		})
+	}
+	// sRGB code points, and unknown ones, cost nothing.
+	for _, c := range []cicp{{1, 13, 6, true}, {2, 2, 2, false}, {1, 2, 0, true}, {200, 13, 0, true}} {
+		img := image.NewNRGBA(image.Rect(0, 0, 1, 1))
+		if got, _ := toSRGB(img, colourSource{CICP: &c}); got != image.Image(img) {
+			t.Errorf("CICP %v converted the image", c)
+		}
+	}
+}

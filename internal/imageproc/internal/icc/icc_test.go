@@ -1,0 +1,237 @@
+package icc
+
+import (
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func s15(v float64) []byte { return binary.BigEndian.AppendUint32(nil, uint32(int32(math.Round(v*65536)))) }
+
+func para(kind uint16, v ...float64) []byte {
+	b := []byte("para\x00\x00\x00\x00")
+	b = binary.BigEndian.AppendUint16(b, kind)
+	b = append(b, 0, 0)
+	for _, x := range v {
+		b = append(b, s15(x)...)
+	}
+	return b
+}
+
+func curv(v ...uint16) []byte {
+	b := []byte("curv\x00\x00\x00\x00")
+	b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+	for _, x := range v {
+		b = binary.BigEndian.AppendUint16(b, x)
+	}
+	return b
+}
+
+func xyzTag(x, y, z float64) []byte {
+	b := []byte("XYZ \x00\x00\x00\x00")
+	return append(append(append(b, s15(x)...), s15(y)...), s15(z)...)
+}
+
+// build assembles a profile from tags, the way a profile writer lays it out.
+func build(space, pcs string, tags map[string][]byte) []byte {
+	n := len(tags)
+	head := make([]byte, 132+12*n)
+	copy(head[12:], "mntr")
+	copy(head[16:], space)
+	copy(head[20:], pcs)
+	copy(head[36:], "acsp")
+	head[8] = 4
+	binary.BigEndian.PutUint32(head[128:], uint32(n))
+	body := []byte{}
+	i := 0
+	for _, sig := range []string{"rXYZ", "gXYZ", "bXYZ", "rTRC", "gTRC", "bTRC", "kTRC", "A2B0"} {
+		t, ok := tags[sig]
+		if !ok {
+			continue
+		}
+		for len(body)%4 != 0 {
+			body = append(body, 0)
+		}
+		e := head[132+12*i:]
+		copy(e, sig)
+		binary.BigEndian.PutUint32(e[4:], uint32(len(head)+len(body)))
+		binary.BigEndian.PutUint32(e[8:], uint32(len(t)))
+		body = append(body, t...)
+		i++
+	}
+	out := append(head, body...)
+	binary.BigEndian.PutUint32(out, uint32(len(out)))
+	return out
+}
+
+// srgbD50 is the colorant matrix of the ICC's own sRGB profiles.
+var srgbD50 = [3][3]float64{{0.4360747, 0.3850649, 0.1430804}, {0.2225045, 0.7168786, 0.0606169}, {0.0139322, 0.0971045, 0.7141733}}
+
+func rgbProfile(trc []byte, m [3][3]float64) []byte {
+	return build("RGB ", "XYZ ", map[string][]byte{
+		"rXYZ": xyzTag(m[0][0], m[1][0], m[2][0]), "gXYZ": xyzTag(m[0][1], m[1][1], m[2][1]), "bXYZ": xyzTag(m[0][2], m[1][2], m[2][2]),
+		"rTRC": trc, "gTRC": trc, "bTRC": trc,
+	})
+}
+
+func TestCurves(t *testing.T) {
+	g, a, b, c, d, e, f := 2.4, 1/1.055, 0.055/1.055, 1/12.92, 0.04045, 0.01, 0.02
+	cases := []struct {
+		name string
+		tag  []byte
+		want func(x float64) float64
+	}{
+		{"curv identity", curv(), func(x float64) float64 { return x }},
+		{"curv gamma 2.2 (u8Fixed8 563/256)", curv(563), func(x float64) float64 { return math.Pow(x, 563.0/256) }},
+		{"curv table", curv(0, 16384, 65535), func(x float64) float64 {
+			if x < 0.5 {
+				return x * 2 * 16384 / 65535
+			}
+			return (16384 + (x-0.5)*2*(65535-16384)) / 65535
+		}},
+		{"para 0", para(0, 1.8), func(x float64) float64 { return math.Pow(x, 1.8) }},
+		{"para 1", para(1, g, a, b), func(x float64) float64 {
+			if x >= -b/a {
+				return math.Pow(a*x+b, g)
+			}
+			return 0
+		}},
+		{"para 2", para(2, g, a, -0.1, c), func(x float64) float64 {
+			if x >= 0.1/a {
+				return math.Pow(a*x-0.1, g) + c
+			}
+			return c
+		}},
+		{"para 3 (sRGB)", para(3, g, a, b, c, d), SRGBDecode},
+		{"para 4", para(4, g, a, b, c, d, e, f), func(x float64) float64 {
+			if x >= d {
+				return math.Pow(a*x+b, g) + e
+			}
+			return c*x + f
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cv, _, err := parseCurve(tc.tag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i <= 100; i++ {
+				x := float64(i) / 100
+				// s15Fixed16 parameters carry 1/65536 of rounding.
+				if got, want := cv.Eval(x), tc.want(x); math.Abs(got-want) > 2e-4 {
+					t.Fatalf("at %.2f: %.6f, want %.6f", x, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestPublishedMatrices compares the linear conversions built from
+// primaries with the ones the standards publish.
+func TestPublishedMatrices(t *testing.T) {
+	cases := []struct {
+		name string
+		prim [4][2]float64
+		want Mat3
+		tol  float64
+	}{
+		// ITU-R BT.2087-0, BT.2020 to BT.709 (both D65).
+		{"Rec. 2020", Rec2020Primaries, Mat3{{1.6605, -0.5876, -0.0728}, {-0.1246, 1.1329, -0.0083}, {-0.0182, -0.1006, 1.1187}}, 2e-4},
+		// Display P3 to sRGB as commonly published, to 4 decimals (their rows
+		// do not quite sum to 1, hence the looser tolerance).
+		{"Display P3", P3D65Primaries, Mat3{{1.2249, -0.2247, 0}, {-0.0420, 1.0419, 0}, {-0.0197, -0.0786, 1.0979}}, 5e-4},
+	}
+	for _, tc := range cases {
+		p := FromPrimaries(tc.prim[0], tc.prim[1], tc.prim[2], tc.prim[3], SRGBCurve)
+		for i := range 3 {
+			for j := range 3 {
+				if math.Abs(p.ToSRGB[i][j]-tc.want[i][j]) > tc.tol {
+					t.Fatalf("%s: matrix %v, want %v", tc.name, p.ToSRGB, tc.want)
+				}
+			}
+		}
+	}
+	// The D50 PCS side: the sRGB colorants an ICC profile states must map
+	// to the identity.
+	p, err := Parse(rgbProfile(para(3, 2.4, 1/1.055, 0.055/1.055, 1/12.92, 0.04045), srgbD50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.IsSRGB() {
+		t.Errorf("the ICC sRGB colorants give %v, not the identity", p.ToSRGB)
+	}
+	q, _ := Parse(rgbProfile(curv(563), srgbD50))
+	if q.IsSRGB() {
+		t.Error("a gamma 2.2 profile with sRGB colorants is taken for sRGB")
+	}
+}
+
+func TestHDR(t *testing.T) {
+	// PQ 0.5807 is 203 cd/m² (BT.2408 reference white); HLG 0.75 is the
+	// same white on a 1000 cd/m² display.
+	for name, c := range map[string]Curve{"PQ": PQ, "HLG": HLG} {
+		x := map[string]float64{"PQ": 0.5807, "HLG": 0.75}[name]
+		if w := c.Eval(x); math.Abs(w-0.908) > 0.01 {
+			t.Errorf("%s reference white gives %.3f, want 0.908", name, w)
+		}
+		if v := c.Eval(1); v < 0.99 || v > 1 {
+			t.Errorf("%s peak gives %.3f, want just under 1", name, v)
+		}
+		prev := -1.0
+		for i := 0; i <= 1000; i++ {
+			v := c.Eval(float64(i) / 1000)
+			if v < prev {
+				t.Fatalf("%s is not monotonic at %d", name, i)
+			}
+			prev = v
+		}
+	}
+}
+
+// TestHostileProfiles feeds every truncation and many corruptions of real
+// profiles to Parse and Eval: errors are fine, panics are not.
+func TestHostileProfiles(t *testing.T) {
+	seeds := [][]byte{rgbProfile(para(3, 2.4, 1/1.055, 0.055/1.055, 1/12.92, 0.04045), srgbD50)}
+	for _, f := range []string{"/usr/share/color/icc/Gray-CIE_L.icc", "/usr/share/color/icc/compatibleWithAdobeRGB1998.icc", "/usr/share/color/icc/colord/ProPhotoRGB.icc"} {
+		if b, err := os.ReadFile(f); err == nil {
+			seeds = append(seeds, b)
+		}
+	}
+	for _, seed := range seeds {
+		for n := 0; n < len(seed); n += 1 + n/50 {
+			try(seed[:n])
+		}
+		for i := 0; i < len(seed); i += 1 + i/100 {
+			b := append([]byte(nil), seed...)
+			b[i] ^= 0xFF
+			try(b)
+		}
+	}
+}
+
+func try(b []byte) {
+	p, err := Parse(b)
+	if err != nil {
+		return
+	}
+	in := make([]float64, p.Space.Channels())
+	for i := range in {
+		in[i] = 0.5
+	}
+	p.Eval(in)
+	p.IsSRGB()
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(rgbProfile(curv(563), srgbD50))
+	matches, _ := filepath.Glob("/usr/share/color/icc/*.icc")
+	for _, m := range matches {
+		if b, err := os.ReadFile(m); err == nil && len(b) < 64<<10 {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { try(b) })
+}
