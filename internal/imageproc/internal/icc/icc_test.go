@@ -8,7 +8,9 @@ import (
 	"testing"
 )
 
-func s15(v float64) []byte { return binary.BigEndian.AppendUint32(nil, uint32(int32(math.Round(v*65536)))) }
+func s15(v float64) []byte {
+	return binary.BigEndian.AppendUint32(nil, uint32(int32(math.Round(v*65536))))
+}
 
 func para(kind uint16, v ...float64) []byte {
 	b := []byte("para\x00\x00\x00\x00")
