@@ -361,26 +361,37 @@ func palettedToSRGB(m *image.Paletted, p *icc.Profile) image.Image {
 // cmykToSRGB converts a CMYK image in place (both layouts are 4 bytes a
 // pixel) and relabels it NRGBA. image/jpeg has already undone Adobe's
 // inversion, so the bytes are ink amounts, 255 for full ink, which is
-// what a CMYK profile's A2B table takes. Neighbouring pixels are often
-// equal, so the last conversion is remembered.
+// what a CMYK profile's A2B table takes. Large images go through the
+// transform sampled on a 17⁴ grid (Little CMS's own choice for 4-channel
+// 8-bit data): evaluating the profile itself costs about 130 ns a pixel,
+// the grid a fifth of that. Neighbouring pixels are often equal, so the
+// last conversion is remembered.
 func cmykToSRGB(m *image.CMYK, p *icc.Profile) image.Image {
-	lut := encodeLUT()
+	const grid = 17
 	b := m.Bounds()
+	lut := encodeLUT()
+	eval := func(px [4]uint8) [3]uint8 {
+		in := []float64{float64(px[0]) / 255, float64(px[1]) / 255, float64(px[2]) / 255, float64(px[3]) / 255}
+		o := p.Eval(in)
+		return [3]uint8{enc8(lut, float32(o[0])), enc8(lut, float32(o[1])), enc8(lut, float32(o[2]))}
+	}
+	if b.Dx()*b.Dy() > 8*grid*grid*grid*grid {
+		t := p.Sampled(grid)
+		eval = func(px [4]uint8) [3]uint8 {
+			o := t.Eval4x8(px)
+			return [3]uint8{uint8(o[0]*255 + 0.5), uint8(o[1]*255 + 0.5), uint8(o[2]*255 + 0.5)}
+		}
+	}
 	bands(b.Dy(), func(y0, y1 int) {
 		var last [4]uint8
 		var out [3]uint8
 		have := false
-		in := make([]float64, 4)
 		for y := b.Min.Y + y0; y < b.Min.Y+y1; y++ {
 			row := m.Pix[m.PixOffset(b.Min.X, y):m.PixOffset(b.Max.X, y)]
 			for i := 0; i < len(row); i += 4 {
 				px := [4]uint8{row[i], row[i+1], row[i+2], row[i+3]}
 				if !have || px != last {
-					for c := range 4 {
-						in[c] = float64(px[c]) / 255
-					}
-					o := p.Eval(in)
-					out = [3]uint8{enc8(lut, float32(o[0])), enc8(lut, float32(o[1])), enc8(lut, float32(o[2]))}
+					out = eval(px)
 					last, have = px, true
 				}
 				row[i], row[i+1], row[i+2], row[i+3] = out[0], out[1], out[2], 0xFF

@@ -217,6 +217,18 @@ func TestColourAgainstLibvips(t *testing.T) {
 			max: 1.5, old: 5,
 		},
 		{
+			// Over 8·17⁴ pixels, so the conversion goes through the
+			// sampled grid rather than the profile's own tables.
+			name: "CMYK JPEG of 1.1 MP (sampled transform)",
+			make: func(t *testing.T, dir string) string {
+				runTool(t, dir, "vips", "resize", "photo.jpg", "big.v", "2.5")
+				runTool(t, dir, "vips", "icc_transform", "big.v", "in.jpg[Q=95]", "cmyk", "--input-profile", "srgb")
+				return "in.jpg"
+			},
+			ref: []string{"icc_transform", "in.jpg", "ref.png", "srgb", "--intent", "perceptual"},
+			max: 1.5, old: 5,
+		},
+		{
 			name: "gray JPEG with a gamma 1.0 profile",
 			make: func(t *testing.T, dir string) string {
 				runTool(t, dir, "convert", "photo.jpg", "-colorspace", "Gray", "gray.jpg")

@@ -86,6 +86,15 @@ func TestOddFiles(t *testing.T) {
 		max  float64 // mean ΔE76 of the published pixels against ref.png
 	}{
 		{
+			name: "Display P3 JPEG, as phones make them",
+			make: func(t *testing.T, dir string) string {
+				runTool(t, dir, "vips", "icc_transform", "photo.jpg", "in.jpg[Q=92]", "p3")
+				runTool(t, dir, "vips", "icc_transform", "in.jpg", "ref.png", "srgb")
+				return "in.jpg"
+			},
+			max: 1.0,
+		},
+		{
 			name: "CMYK JPEG without a profile (Adobe APP14, inverted)",
 			make: func(t *testing.T, dir string) string {
 				runTool(t, dir, "vips", "icc_transform", "photo.jpg", "cmyk.jpg[Q=95]", "cmyk")
