@@ -153,6 +153,9 @@ func decodeConfig(ct string, data []byte) (cfg image.Config, err error) {
 		return cfg, upload.Errorf(upload.EUNSUPPORTED, "This file is not an image we accept; %s", acceptedTypes)
 	}
 	if err != nil {
+		if ue := jpegUnsupported(err); ue != err {
+			return image.Config{}, ue
+		}
 		return image.Config{}, corrupt(ct, err)
 	}
 	return cfg, nil
@@ -190,6 +193,9 @@ func decode(ct string, data []byte, cfg image.Config, shift uint) (img image.Ima
 		return nil, upload.Errorf(upload.EUNSUPPORTED, "This file is not an image we accept; %s", acceptedTypes)
 	}
 	if err != nil {
+		if ue := jpegUnsupported(err); ue != err {
+			return nil, ue
+		}
 		return nil, corrupt(ct, err)
 	}
 	n := 1 << shift

@@ -2,7 +2,10 @@ package imageproc
 
 import (
 	"encoding/binary"
+	"errors"
+	"image/jpeg"
 
+	"uploader/internal/imageproc/internal/jpegscale"
 	"uploader/internal/upload"
 )
 
@@ -57,4 +60,22 @@ func jpegCoding(data []byte) error {
 		p += 2 + n
 	}
 	return nil
+}
+
+// jpegUnsupported turns a decoder's "unsupported feature" error into a
+// refusal that says so, instead of calling a valid file damaged; other
+// errors come back as they were.
+func jpegUnsupported(err error) error {
+	var a jpegscale.UnsupportedError
+	var b jpeg.UnsupportedError
+	var what string
+	switch {
+	case errors.As(err, &a):
+		what = string(a)
+	case errors.As(err, &b):
+		what = string(b)
+	default:
+		return err
+	}
+	return upload.Errorf(upload.EUNSUPPORTED, "This JPEG uses a feature the image decoder cannot read (%s). Save it again as an ordinary baseline or progressive JPEG.", what)
 }

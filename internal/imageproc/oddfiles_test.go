@@ -260,3 +260,21 @@ func TestOddFiles(t *testing.T) {
 		}
 	})
 }
+
+// TestJPEGUnsupportedFeature: a 4-component JPEG without Adobe's APP14
+// segment (libvips' CMYK JPEG with that segment cut out) is ambiguous to
+// the decoder; it must be refused as unsupported, not called damaged.
+func TestJPEGUnsupportedFeature(t *testing.T) {
+	requireTool(t, "vips")
+	dir := workdir(t)
+	runTool(t, dir, "vips", "icc_transform", "photo.jpg", "cmyk.jpg", "cmyk")
+	data := readFile(t, filepath.Join(dir, "cmyk.jpg"))
+	i := bytes.Index(data, []byte("\xFF\xEE\x00\x0EAdobe"))
+	if i < 0 {
+		t.Fatal("libvips wrote no APP14 segment")
+	}
+	data = append(data[:i:i], data[i+2+14:]...)
+	_, err := Process(t.Context(), data, testProfile(upload.VariantSpec{Name: "w", Width: 100, Fit: upload.FitInside, Formats: []string{"jpeg"}}), Options{})
+	wantCode(t, err, upload.EUNSUPPORTED)
+	t.Log(err)
+}
