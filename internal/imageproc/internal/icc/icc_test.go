@@ -237,3 +237,118 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { try(b) })
 }
+
+// mAB builds a lutAToBType element from its parts (nil parts are absent).
+func mAB(nIn int, b, matrix, m, clut, a []byte) []byte {
+	head := []byte("mAB \x00\x00\x00\x00")
+	head = append(head, byte(nIn), 3, 0, 0)
+	parts := [][]byte{b, matrix, m, clut, a}
+	body := []byte{}
+	offs := make([]byte, 20)
+	for i, p := range parts {
+		if p == nil {
+			continue
+		}
+		for (32+len(body))%4 != 0 {
+			body = append(body, 0)
+		}
+		binary.BigEndian.PutUint32(offs[4*i:], uint32(32+len(body)))
+		body = append(body, p...)
+	}
+	return append(append(head, offs...), body...)
+}
+
+func pad4(b []byte) []byte {
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// TestLUTForms encodes sRGB as each A2B0 form a profile writer may use and
+// checks that each gives back the sRGB values it encodes: the A2B path is
+// then only as inexact as its tables' precision.
+func TestLUTForms(t *testing.T) {
+	srgbPara := para(3, 2.4, 1/1.055, 0.055/1.055, 1/12.92, 0.04045)
+	ident := curv()
+	three := func(c []byte) []byte { c = pad4(c); return append(append(append([]byte(nil), c...), c...), c...) }
+	// PCS XYZ is encoded with 1.0 at 0x8000, so a matrix to it is scaled.
+	const enc = 32768.0 / 65535
+	var mtx []byte
+	for i := range 3 {
+		for j := range 3 {
+			mtx = append(mtx, s15(srgbD50[i][j]*enc)...)
+		}
+	}
+	mtx = append(mtx, make([]byte, 12)...) // no offsets
+	// A 2×2×2 table of XYZ at the cube's corners: the colorant matrix is
+	// linear, so interpolating it is exact.
+	clutAt := func(prec int) []byte {
+		var b []byte
+		for r := range 2 {
+			for g := range 2 {
+				for bl := range 2 {
+					for k := range 3 {
+						v := (srgbD50[k][0]*float64(r) + srgbD50[k][1]*float64(g) + srgbD50[k][2]*float64(bl)) * enc
+						if prec == 1 {
+							b = append(b, byte(math.Round(v*255)))
+						} else {
+							b = binary.BigEndian.AppendUint16(b, uint16(math.Round(v*65535)))
+						}
+					}
+				}
+			}
+		}
+		return b
+	}
+	clutMAB := append(append([]byte{2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 2, 0, 0, 0), clutAt(2)...)
+	// lut16Type: 3 in, 3 out, 2 grid points, identity matrix, then
+	// 4096-entry sRGB input tables, the table, and identity output tables.
+	mft2 := []byte("mft2\x00\x00\x00\x00")
+	mft2 = append(mft2, 3, 3, 2, 0)
+	for i := range 9 {
+		mft2 = append(mft2, s15(map[bool]float64{true: 1}[i%4 == 0])...)
+	}
+	mft2 = binary.BigEndian.AppendUint16(mft2, 4096)
+	mft2 = binary.BigEndian.AppendUint16(mft2, 2)
+	for range 3 {
+		for i := range 4096 {
+			mft2 = binary.BigEndian.AppendUint16(mft2, uint16(math.Round(SRGBDecode(float64(i)/4095)*65535)))
+		}
+	}
+	mft2 = append(mft2, clutAt(2)...)
+	for range 3 {
+		mft2 = binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(mft2, 0), 65535)
+	}
+	cases := []struct {
+		name string
+		a2b  []byte
+		tol  float64
+	}{
+		// The published sRGB colorants and this package's Bradford-adapted
+		// sRGB differ by up to 5e-4, a seventh of a code value.
+		{"mAB: M curves, matrix, B curves", mAB(3, three(ident), mtx, three(srgbPara), nil, nil), 1e-3},
+		{"mAB: A curves, 16-bit table, B curves", mAB(3, three(ident), nil, nil, clutMAB, three(srgbPara)), 1e-3},
+		{"mft2", mft2, 2e-3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			prof := build("RGB ", "XYZ ", map[string][]byte{"A2B0": tc.a2b})
+			p, err := Parse(prof)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.IsMatrix() {
+				t.Fatal("A2B0 was not used")
+			}
+			for _, in := range [][]float64{{0, 0, 0}, {1, 1, 1}, {0.2, 0.5, 0.9}, {0.9, 0.1, 0.4}, {0.5, 0.5, 0.5}} {
+				got := p.Eval(in)
+				for k := range 3 {
+					if want := SRGBDecode(in[k]); math.Abs(got[k]-want) > tc.tol {
+						t.Fatalf("Eval(%v) = %v, want linear %v", in, got, [3]float64{SRGBDecode(in[0]), SRGBDecode(in[1]), SRGBDecode(in[2])})
+					}
+				}
+			}
+		})
+	}
+}
