@@ -320,11 +320,30 @@ func TestLUTForms(t *testing.T) {
 	for range 3 {
 		mft2 = binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(mft2, 0), 65535)
 	}
+	// lut8Type: the same with 256-entry 8-bit tables.
+	mft1 := []byte("mft1\x00\x00\x00\x00")
+	mft1 = append(mft1, 3, 3, 2, 0)
+	for i := range 9 {
+		mft1 = append(mft1, s15(map[bool]float64{true: 1}[i%4 == 0])...)
+	}
+	for range 3 {
+		for i := range 256 {
+			mft1 = append(mft1, byte(math.Round(SRGBDecode(float64(i)/255)*255)))
+		}
+	}
+	mft1 = append(mft1, clutAt(1)...)
+	for range 3 {
+		for i := range 256 {
+			mft1 = append(mft1, byte(i))
+		}
+	}
 	cases := []struct {
 		name string
 		a2b  []byte
 		tol  float64
 	}{
+		// 8-bit table entries hold XYZ to 1/128: a few thousandths.
+		{"mft1 (8-bit tables)", mft1, 1e-2},
 		// The published sRGB colorants and this package's Bradford-adapted
 		// sRGB differ by up to 5e-4, a seventh of a code value.
 		{"mAB: M curves, matrix, B curves", mAB(3, three(ident), mtx, three(srgbPara), nil, nil), 1e-3},
