@@ -370,7 +370,7 @@ func TestLUTForms(t *testing.T) {
 						want = in[k]
 					}
 					if math.Abs(got[k]-want) > tc.tol {
-						t.Fatalf("Eval(%v) = %v, want linear %v", in, got, [3]float64{SRGBDecode(in[0]), SRGBDecode(in[1]), SRGBDecode(in[2])})
+						t.Fatalf("Eval(%v)[%d] = %v, want %v", in, k, got[k], want)
 					}
 				}
 			}
