@@ -178,6 +178,7 @@ type rgbTransform struct {
 	enc   *[65536]uint8
 	max   float64 // largest source code value: 255 or 65535
 	isLUT bool
+	tab   *icc.Table // set by sampled
 }
 
 func newRGBTransform(p *icc.Profile, bits int) *rgbTransform {
@@ -205,19 +206,25 @@ func newRGBTransform(p *icc.Profile, bits int) *rgbTransform {
 	return t
 }
 
-// sameCurve reports whether two curves are the same values, so the three
+// sameCurve reports whether two curves are the same, so the three
 // channels of most profiles share one table.
-func sameCurve(a, b icc.Curve) bool {
-	for i := 0; i <= 16; i++ {
-		x := float64(i) / 16
-		if a.Eval(x) != b.Eval(x) {
-			return false
-		}
+func sameCurve(a, b icc.Curve) bool { return a.Equal(b) }
+
+// sampled switches a LUT-based transform of 8-bit data to the profile
+// sampled on a 33³ grid (Little CMS's choice for 3-channel 8-bit data)
+// when the image is large enough to repay building it.
+func (t *rgbTransform) sampled(pixels int) {
+	const grid = 33
+	if t.isLUT && pixels > 8*grid*grid*grid {
+		t.tab = t.p.Sampled(grid)
 	}
-	return true
 }
 
 func (t *rgbTransform) apply(r, g, b int) (uint8, uint8, uint8) {
+	if t.tab != nil {
+		o := t.tab.Eval([]float64{float64(r) / t.max, float64(g) / t.max, float64(b) / t.max})
+		return uint8(o[0]*255 + 0.5), uint8(o[1]*255 + 0.5), uint8(o[2]*255 + 0.5)
+	}
 	if t.isLUT {
 		o := t.p.Eval([]float64{float64(r) / t.max, float64(g) / t.max, float64(b) / t.max})
 		return enc8(t.enc, float32(o[0])), enc8(t.enc, float32(o[1])), enc8(t.enc, float32(o[2]))
@@ -275,6 +282,7 @@ func rgbToSRGB(img image.Image, p *icc.Profile) image.Image {
 	}
 	n, _ := toNRGBA(img)
 	t := newRGBTransform(p, 8)
+	t.sampled(n.Rect.Dx() * n.Rect.Dy())
 	bands(n.Rect.Dy(), func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
 			row := n.Pix[y*n.Stride : y*n.Stride+4*n.Rect.Dx()]

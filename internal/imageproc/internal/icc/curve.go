@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Curve is a one-dimensional transfer function on [0,1]: an ICC curveType
@@ -98,6 +99,11 @@ func SRGBEncode(y float64) float64 {
 		return y * 12.92
 	}
 	return 1.055*math.Pow(y, 1/2.4) - 0.055
+}
+
+// Equal reports whether c and d are the same function.
+func (c Curve) Equal(d Curve) bool {
+	return c.kind == d.kind && c.p == d.p && slices.Equal(c.table, d.table)
 }
 
 // Eval returns the curve's value at x, which is clamped to [0,1] first.

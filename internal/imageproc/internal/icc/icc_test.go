@@ -377,3 +377,34 @@ func TestLUTForms(t *testing.T) {
 		})
 	}
 }
+
+// TestSampled checks the gridded transform against the profile it samples,
+// on a nonlinear A2B0 (sRGB curves before a table), in encoded sRGB.
+func TestSampled(t *testing.T) {
+	srgbPara := pad4(para(3, 2.4, 1/1.055, 0.055/1.055, 1/12.92, 0.04045))
+	three := append(append(append([]byte(nil), srgbPara...), srgbPara...), srgbPara...)
+	ident := pad4(curv())
+	var mtx []byte
+	for i := range 3 {
+		for j := range 3 {
+			mtx = append(mtx, s15(srgbD50[i][j]*32768/65535)...)
+		}
+	}
+	mtx = append(mtx, make([]byte, 12)...)
+	p, err := Parse(build("RGB ", "XYZ ", map[string][]byte{"A2B0": mAB(3, append(append(append([]byte(nil), ident...), ident...), ident...), mtx, three, nil, nil)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := p.Sampled(33)
+	worst := 0.0
+	for i := range 2000 {
+		in := []float64{float64(i%13) / 12, float64(i*7%29) / 28, float64(i*11%37) / 36}
+		o, got := p.Eval(in), tab.Eval(in)
+		for k := range 3 {
+			worst = max(worst, math.Abs(SRGBEncode(min(max(o[k], 0), 1))-got[k]))
+		}
+	}
+	if worst > 1.0/255 {
+		t.Errorf("sampled transform is up to %.4f from the profile, want under one code value", worst)
+	}
+}
