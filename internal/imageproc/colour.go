@@ -408,3 +408,14 @@ func cmykToSRGB(m *image.CMYK, p *icc.Profile) image.Image {
 	})
 	return &image.NRGBA{Pix: m.Pix, Stride: m.Stride, Rect: m.Rect}
 }
+
+// convertsColour reports whether decoding data will convert its colour,
+// for estimating a job's memory from its header: a converted JPEG or
+// lossy WebP is turned into a full-size NRGBA (4 bytes a pixel at the
+// decoded size) instead of being resized straight from its YCbCr planes,
+// and a 16-bit PNG gets an 8-bit NRGBA copy next to its 8 bytes a pixel.
+// It parses the profile, which costs microseconds.
+func convertsColour(ct string, data []byte) bool {
+	p, err := colourOf(ct, data).profile()
+	return err == nil && p != nil
+}

@@ -376,3 +376,15 @@ func TestCICP(t *testing.T) {
 		}
 	}
 }
+
+func TestConvertsColour(t *testing.T) {
+	requireTool(t, "vips")
+	dir := workdir(t)
+	runTool(t, dir, "vips", "icc_transform", "photo.jpg", "p3.jpg", "p3")
+	runTool(t, dir, "vips", "icc_transform", "photo.jpg", "srgb.jpg", "srgb")
+	for name, want := range map[string]bool{"photo.jpg": false, "srgb.jpg": false, "p3.jpg": true} {
+		if got := convertsColour(TypeJPEG, readFile(t, filepath.Join(dir, name))); got != want {
+			t.Errorf("convertsColour(%s) = %v, want %v", name, got, want)
+		}
+	}
+}
