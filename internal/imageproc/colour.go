@@ -27,7 +27,9 @@ type colourSource struct {
 	Chroma *[4][2]float64
 }
 
-// cicp holds the ITU-T H.273 code points of a HEIF/AVIF nclx box.
+// cicp holds the ITU-T H.273 code points of a HEIF/AVIF nclx box. Only
+// Primaries and Transfer matter here: Matrix and FullRange say how to turn
+// YCbCr into RGB, which the decoder has done before toSRGB sees pixels.
 type cicp struct {
 	Primaries, Transfer, Matrix uint16
 	FullRange                   bool
