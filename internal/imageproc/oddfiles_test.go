@@ -253,7 +253,7 @@ func TestOddFiles(t *testing.T) {
 		dir := workdir(t)
 		runTool(t, dir, "djpeg", "-outfile", "photo.ppm", "photo.jpg")
 		runTool(t, dir, "cjpeg", "-arithmetic", "-outfile", "in.jpg", "photo.ppm")
-		_, err := Process(t.Context(), readFile(t, filepath.Join(dir, "in.jpg")), testProfile(upload.VariantSpec{Name: "w", Width: 100, Fit: upload.FitInside, Formats: []string{"jpeg"}}), Options{})
+		_, err := Process(t.Context(), readFile(t, filepath.Join(dir, "in.jpg")), testProfile(upload.VariantSpec{Name: "w", Width: 100, Height: 100, Fit: upload.FitInside, Formats: []string{"jpeg"}}), Options{})
 		wantCode(t, err, upload.EUNSUPPORTED)
 		if !strings.Contains(err.Error(), "arithmetic") {
 			t.Errorf("error %q does not say what is wrong", err)
@@ -274,7 +274,7 @@ func TestJPEGUnsupportedFeature(t *testing.T) {
 		t.Fatal("libvips wrote no APP14 segment")
 	}
 	data = append(data[:i:i], data[i+2+14:]...)
-	_, err := Process(t.Context(), data, testProfile(upload.VariantSpec{Name: "w", Width: 100, Fit: upload.FitInside, Formats: []string{"jpeg"}}), Options{})
+	_, err := Process(t.Context(), data, testProfile(upload.VariantSpec{Name: "w", Width: 100, Height: 100, Fit: upload.FitInside, Formats: []string{"jpeg"}}), Options{})
 	wantCode(t, err, upload.EUNSUPPORTED)
 	t.Log(err)
 }
