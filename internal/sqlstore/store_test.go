@@ -97,6 +97,7 @@ func testCreateGet(t *testing.T, d *DB) {
 	full.ErrorCode, full.ErrorMessage = "x", "y"
 	full.Width, full.Height, full.Blurhash, full.Version = 640, 480, "LEHV6nWB2yk8", 3
 	full.UpdatedAt, full.ProcessedAt = t0.Add(time.Second), &processed
+	full.MultipartID, full.PartSize = "2~a-b_c.d/e+f==", 8<<20
 	create(t, d, full)
 	if got := get(t, d, full.ID); !reflect.DeepEqual(got, full) {
 		t.Errorf("read back\n %+v\nwant\n %+v", got, full)

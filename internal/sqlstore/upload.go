@@ -19,7 +19,10 @@ const (
 
 const uploadColumns = `id, profile, owner, filename, declared_type, declared_bytes, content_type, bytes,
 	status, error_code, error_message, width, height, blurhash, version,
-	created_at, updated_at, expires_at, processed_at`
+	created_at, updated_at, expires_at, processed_at, multipart_id, part_size`
+
+// uploadColumnCount is how many columns uploadColumns names.
+const uploadColumnCount = 21
 
 // CreateUpload inserts u with its status as given (normally pending). It
 // sets CreatedAt and UpdatedAt when they are zero; times are kept to the
@@ -286,7 +289,7 @@ func (d *DB) scanWithVariants(ctx context.Context, rows *sql.Rows) ([]*upload.Up
 		)
 		if err := rows.Scan(&u.ID, &u.Profile, &u.Owner, &u.Filename, &u.DeclaredType, &u.DeclaredBytes,
 			&u.ContentType, &u.Bytes, &status, &u.ErrorCode, &u.ErrorMessage, &u.Width, &u.Height,
-			&u.Blurhash, &u.Version, &created, &updated, &expires, &processed); err != nil {
+			&u.Blurhash, &u.Version, &created, &updated, &expires, &processed, &u.MultipartID, &u.PartSize); err != nil {
 			return nil, err
 		}
 		u.Status = upload.Status(status)

@@ -48,6 +48,7 @@ type Profile struct {
 	Queue        string        `json:"queue"`       // asynq queue; "default" when empty
 	AllowLossy   bool          `json:"allow_lossy"` // lets pngquant run on PNG outputs
 	Private      bool          `json:"private"`     // variants served through signed URLs
+	Multipart    bool          `json:"multipart"`   // large files may go up in parts (S3 multipart)
 }
 
 // ImageTypes are the only content types the service accepts.
@@ -122,6 +123,7 @@ func DefaultProfiles(maxPixels int64) Profiles {
 		MaxBytes:     20 << 20,
 		MaxPixels:    maxPixels,
 		Queue:        "photos",
+		Multipart:    true,
 		Variants: []VariantSpec{
 			{Name: "w2048", Width: 2048, Height: 2048, Fit: FitInside, Formats: []string{FormatAuto, FormatWebP}, Quality: 82},
 			{Name: "w1024", Width: 1024, Height: 1024, Fit: FitInside, Formats: []string{FormatAuto, FormatWebP}, Quality: 82},

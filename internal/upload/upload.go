@@ -41,9 +41,15 @@ type Upload struct {
 	Blurhash string
 	Version  int // bumped on every processing run; part of variant keys
 
+	// MultipartID is S3's UploadId when the file goes up in parts, and
+	// PartSize the size of every part but the last; both empty for a
+	// single POST.
+	MultipartID string
+	PartSize    int64
+
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
-	ExpiresAt   time.Time // when the presigned policy lapses
+	ExpiresAt   time.Time // when the presigned policy lapses (for multipart: when the resume window closes)
 	ProcessedAt *time.Time
 
 	Variants []Variant
