@@ -295,6 +295,8 @@ func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Lo
 			UploadExpires: cfg.UploadExpires, S3Origin: s3Origin, ServeCDN: serveCDN,
 			PresignPerMinute: cfg.PresignPerMinute, PresignPerMinuteIP: cfg.PresignPerMinuteIP,
 			AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword,
+			MultipartThreshold: cfg.MultipartThreshold, MultipartExpires: cfg.MultipartExpires,
+			SNSTopicARN: cfg.SNSTopicARN, Bucket: p.objects.Bucket(),
 		},
 		Store: p.db, Objects: p.objects, Jobs: p.enqueue, Profiles: p.profiles, CDN: urls, CDNCache: invalidator,
 		Health: map[string]web.Pinger{"database": p.db, "s3": p.objects, "redis": p.enqueue},

@@ -44,7 +44,11 @@ type Config struct {
 	APITokens      []string      // API_TOKENS: comma-separated bearer tokens
 	AllowAnonymous bool          // ALLOW_ANONYMOUS: browser sessions without a token
 	SessionSecret  string        // SESSION_SECRET: signs session cookies
-	UploadExpires  time.Duration // UPLOAD_EXPIRES: lifetime of a presigned POST
+	UploadExpires  time.Duration // UPLOAD_EXPIRES: lifetime of a presigned POST (and of part URLs)
+
+	MultipartThreshold int64         // MULTIPART_THRESHOLD: bytes above which uploads go in parts
+	MultipartExpires   time.Duration // MULTIPART_EXPIRES: how long a multipart upload may be resumed
+	SNSTopicARN        string        // SNS_TOPIC_ARN: the topic whose S3 events /api/s3-events accepts
 
 	PresignPerMinute   int // PRESIGN_PER_MINUTE: presigns per owner per minute
 	PresignPerMinuteIP int // PRESIGN_PER_MINUTE_IP: presigns per client IP per minute
@@ -90,11 +94,14 @@ func Load(getenv func(string) string) (Config, error) {
 		AdminUser:                 getenv("ADMIN_USER"),
 		AdminPassword:             getenv("ADMIN_PASSWORD"),
 		AllowAnonymous:            false,
+		SNSTopicARN:               getenv("SNS_TOPIC_ARN"),
 	}
 	var errs []error
 	c.Port = intVar(getenv, "PORT", 8080, &errs)
 	c.RedisInsecureSkipVerify = boolVar(getenv, "REDIS_TLS_INSECURE_SKIP_VERIFY", false, &errs)
 	c.UploadExpires = durationVar(getenv, "UPLOAD_EXPIRES", 10*time.Minute, &errs)
+	c.MultipartThreshold = int64(intVar(getenv, "MULTIPART_THRESHOLD", 16<<20, &errs)) // upload.DefaultMultipartThreshold
+	c.MultipartExpires = durationVar(getenv, "MULTIPART_EXPIRES", 24*time.Hour, &errs)
 	c.CloudFrontURLExpires = durationVar(getenv, "CLOUDFRONT_URL_EXPIRES", time.Hour, &errs)
 	// The ID is the ARN's last part; one variable is enough.
 	if c.CloudFrontDistributionID == "" && c.CloudFrontDistributionARN != "" {
@@ -160,6 +167,15 @@ func (c Config) Validate() error {
 	}
 	if c.UploadExpires < 30*time.Second || c.UploadExpires > 7*24*time.Hour {
 		add("UPLOAD_EXPIRES=%s: use a duration between 30s and 168h, e.g. 10m", c.UploadExpires)
+	}
+	if c.MultipartThreshold < 1 {
+		add("MULTIPART_THRESHOLD=%d: use a size in bytes, e.g. 16777216 (16 MiB, the default)", c.MultipartThreshold)
+	}
+	if c.MultipartExpires < c.UploadExpires || c.MultipartExpires > 7*24*time.Hour {
+		add("MULTIPART_EXPIRES=%s: use a duration between UPLOAD_EXPIRES (%s) and 168h, e.g. 24h", c.MultipartExpires, c.UploadExpires)
+	}
+	if c.SNSTopicARN != "" && !snsARNPattern.MatchString(c.SNSTopicARN) {
+		add("SNS_TOPIC_ARN=%q: use the topic's ARN, e.g. arn:aws:sns:us-east-1:111122223333:uploads-events", c.SNSTopicARN)
 	}
 	if c.MaxPixels < 1_000_000 {
 		add("MAX_PIXELS=%d: use at least 1000000 (1 MP); the default is 50000000", c.MaxPixels)
@@ -231,8 +247,9 @@ func (c Config) Validate() error {
 }
 
 var (
-	cfIDPattern  = regexp.MustCompile(`^[A-Z0-9]+$`)
-	cfARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:cloudfront::[0-9]{12}:distribution/[A-Z0-9]+$`)
+	cfIDPattern   = regexp.MustCompile(`^[A-Z0-9]+$`)
+	snsARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$`)
+	cfARNPattern  = regexp.MustCompile(`^arn:aws[a-z-]*:cloudfront::[0-9]{12}:distribution/[A-Z0-9]+$`)
 )
 
 func hasAnyPrefix(s string, prefixes ...string) bool {

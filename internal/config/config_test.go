@@ -18,6 +18,9 @@ func TestLoadDefaults(t *testing.T) {
 	if c.Port != 8080 || c.UploadExpires != 10*time.Minute || c.MaxPixels != 50_000_000 || c.DataDir != "./tmp/dev" || c.DevS3Addr != "127.0.0.1:9000" {
 		t.Errorf("defaults: %+v", c)
 	}
+	if c.MultipartThreshold != 16<<20 || c.MultipartExpires != 24*time.Hour {
+		t.Errorf("multipart defaults: threshold %d, expires %s; want 16 MiB and 24h", c.MultipartThreshold, c.MultipartExpires)
+	}
 	if !c.AllowAnonymous {
 		t.Error("anonymous sessions should default on without API_TOKENS")
 	}
@@ -46,6 +49,10 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"APP_ENV": "development", "REDIS_URL": "localhost:6379"}, []string{"REDIS_URL"}},
 		{map[string]string{"APP_ENV": "development", "LOG_LEVEL": "loud"}, []string{"LOG_LEVEL"}},
 		{map[string]string{"APP_ENV": "staging"}, []string{"APP_ENV"}},
+		{map[string]string{"APP_ENV": "development", "MULTIPART_THRESHOLD": "16MB"}, []string{"MULTIPART_THRESHOLD"}},
+		{map[string]string{"APP_ENV": "development", "MULTIPART_THRESHOLD": "0"}, []string{"MULTIPART_THRESHOLD"}},
+		{map[string]string{"APP_ENV": "development", "MULTIPART_EXPIRES": "5m"}, []string{"MULTIPART_EXPIRES"}},
+		{map[string]string{"APP_ENV": "development", "SNS_TOPIC_ARN": "uploads-events"}, []string{"SNS_TOPIC_ARN"}},
 		// Production needs its services and an explicit access decision.
 		{map[string]string{"API_TOKENS": "x"}, []string{"DATABASE_URL", "REDIS_URL", "S3_BUCKET", "APP_URL"}},
 		{map[string]string{"DATABASE_URL": "postgres://h/db", "REDIS_URL": "redis://h", "S3_BUCKET": "b", "APP_URL": "https://a.example", "ALLOW_ANONYMOUS": "false"}, []string{"API_TOKENS"}},

@@ -42,6 +42,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/api/uploads", s.api(s.listUploads))
 			r.Get("/api/uploads/{id}", s.api(s.showUpload))
 			r.Post("/api/uploads/{id}/complete", s.api(s.completeUpload))
+			r.With(s.limitPresign).Get("/api/uploads/{id}/parts", s.api(s.uploadParts))
 			r.Delete("/api/uploads/{id}", s.api(s.deleteUpload))
 		})
 	})

@@ -33,6 +33,12 @@ type Objects interface {
 	Get(ctx context.Context, key string, maxBytes int64) ([]byte, error)
 	Delete(ctx context.Context, keys ...string) error
 	DeletePrefix(ctx context.Context, prefix string) error
+
+	CreateMultipart(ctx context.Context, key, contentType string) (string, error)
+	PresignPart(ctx context.Context, key, uploadID string, number int, size int64, expires time.Duration) (string, error)
+	ListParts(ctx context.Context, key, uploadID string) ([]s3store.Part, error)
+	CompleteMultipart(ctx context.Context, key, uploadID string, parts []s3store.Part) error
+	AbortMultipart(ctx context.Context, key, uploadID string) error
 }
 
 // Enqueuer queues the image job of an upload.
@@ -61,6 +67,12 @@ type Config struct {
 	S3Origin       string // scheme://host of the S3 POST endpoint, for the CSP
 	ServeCDN       bool   // serve variants/ at /cdn/ (development only)
 	DefaultProfile string
+
+	MultipartThreshold int64         // declared sizes above this go up in parts (profiles that allow it)
+	MultipartExpires   time.Duration // how long a multipart upload may be resumed
+	EventSecret        string        // the embedded gateway's webhook URL carries it; "" = no webhook
+	SNSTopicARN        string        // SNS notifications of this topic are accepted; "" = none
+	Bucket             string        // events about other buckets are ignored
 
 	PresignPerMinute   int // per owner
 	PresignPerMinuteIP int // per client IP
@@ -110,6 +122,12 @@ func New(d Deps) (*Server, error) {
 	v, err := loadViews()
 	if err != nil {
 		return nil, err
+	}
+	if d.Config.MultipartThreshold <= 0 {
+		d.Config.MultipartThreshold = upload.DefaultMultipartThreshold
+	}
+	if d.Config.MultipartExpires <= 0 {
+		d.Config.MultipartExpires = 24 * time.Hour
 	}
 	if d.Config.DefaultProfile == "" {
 		d.Config.DefaultProfile = "photo"

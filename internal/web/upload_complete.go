@@ -2,6 +2,9 @@ package web
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -19,6 +22,9 @@ type completeResponse struct {
 func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request) error {
 	u, err := s.ownUpload(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
+		return err
+	}
+	if err := s.completeParts(r, u); err != nil {
 		return err
 	}
 	status, err := s.complete(r.Context(), u)
@@ -65,6 +71,9 @@ func (s *Server) complete(ctx context.Context, u *upload.Upload) (upload.Status,
 	if info.Size > prof.MaxBytes || info.Size <= 0 {
 		return "", upload.Errorf(upload.ETOOLARGE, "The stored file is %s; the limit is %s.", humanBytes(info.Size), humanBytes(prof.MaxBytes))
 	}
+	if u.MultipartID != "" && info.Size != u.DeclaredBytes {
+		return "", upload.Errorf(upload.ECONFLICT, "The stored file is %d bytes; %d were declared.", info.Size, u.DeclaredBytes)
+	}
 	if normalizeType(info.ContentType) != u.DeclaredType {
 		return "", upload.Errorf(upload.ECONFLICT, "The stored file's type %q is not the declared %q.", info.ContentType, u.DeclaredType)
 	}
@@ -77,6 +86,28 @@ func (s *Server) complete(ctx context.Context, u *upload.Upload) (upload.Status,
 	}
 	log.Info("upload complete; job queued", "bytes", info.Size)
 	return upload.StatusProcessing, nil
+}
+
+// completeParts completes the S3 multipart upload of u, when u went up in
+// parts and its object is not there yet, from the request's "parts".
+func (s *Server) completeParts(r *http.Request, u *upload.Upload) error {
+	if u.MultipartID == "" || (u.Status != upload.StatusPending && u.Status != upload.StatusFailed) {
+		return nil
+	}
+	var req struct {
+		Parts []completedPart `json:"parts"`
+	}
+	if err := decodeOptionalJSON(r, &req); err != nil {
+		return err
+	}
+	_, err := s.objects.Head(r.Context(), upload.IncomingKey(u.ID))
+	switch {
+	case err == nil:
+		return nil // completed before: complete verifies it
+	case upload.ErrorCode(err) != upload.ENOTFOUND:
+		return upload.Errorf(upload.EUNAVAILABLE, "Storage did not answer; please retry in a moment.")
+	}
+	return s.finishMultipart(r.Context(), u, req.Parts)
 }
 
 // ownUpload loads an upload of the caller. Another owner's upload answers
@@ -96,4 +127,14 @@ func (s *Server) ownUpload(ctx context.Context, id string) (*upload.Upload, erro
 		return nil, notFound
 	}
 	return u, nil
+}
+
+// decodeOptionalJSON is decodeJSON for a body that may be empty. The part
+// list of a 10,000-part upload is about 600 KB, hence the larger limit.
+func decodeOptionalJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return upload.Errorf(upload.EINVALID, "The request body is not valid JSON: %v", err)
+	}
+	return nil
 }

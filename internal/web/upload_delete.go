@@ -39,6 +39,12 @@ func (s *Server) deleteUploadPage(w http.ResponseWriter, r *http.Request) error 
 // row without objects can be deleted again, objects without a row would
 // be orphans.
 func (s *Server) remove(ctx context.Context, u *upload.Upload) error {
+	if u.MultipartID != "" {
+		// Parts are billed until aborted, and are invisible to Delete.
+		if err := s.objects.AbortMultipart(ctx, upload.IncomingKey(u.ID), u.MultipartID); err != nil {
+			return upload.Errorf(upload.EUNAVAILABLE, "Storage did not answer; please retry the delete.")
+		}
+	}
 	if err := s.objects.Delete(ctx, upload.IncomingKey(u.ID), upload.OriginalKey(u.ID)); err != nil {
 		return upload.Errorf(upload.EUNAVAILABLE, "Storage did not answer; please retry the delete.")
 	}

@@ -18,6 +18,7 @@ type createRequest struct {
 	ContentType string `json:"content_type"`
 	Size        int64  `json:"size"`
 	Profile     string `json:"profile"`
+	Multipart   bool   `json:"multipart"` // ask for parts whatever the size
 }
 
 type createResponse struct {
@@ -58,6 +59,11 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 		ID: upload.NewID(now), Profile: prof.Name, Owner: ownerOf(r.Context()).Owner,
 		Filename: cleanFilename(req.Filename), DeclaredType: ct, DeclaredBytes: req.Size,
 		Status: upload.StatusPending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.UploadExpires),
+	}
+	if mp, err := s.wantsMultipart(prof, req.Size, req.Multipart); err != nil {
+		return err
+	} else if mp {
+		return s.createMultipart(w, r, u)
 	}
 	post, err := s.presign(r.Context(), u, prof, "")
 	if err != nil {
