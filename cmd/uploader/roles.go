@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -50,6 +51,8 @@ type parts struct {
 	redis    asynq.RedisConnOpt
 	enqueue  *jobs.Enqueuer // one Redis client for queuing, shared by web and worker in dev
 	profiles upload.Profiles
+
+	eventSecret string // the embedded gateway's webhook secret (dev only)
 }
 
 func loadProfiles(cfg config.Config) (upload.Profiles, error) {
@@ -120,7 +123,12 @@ func runWeb(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	if err != nil {
 		return err
 	}
-	return serveHTTP(ctx, cfg, srv, log, stdout)
+	hs, err := startHTTP(cfg)
+	if err != nil {
+		return err
+	}
+	hs.open(srv)
+	return hs.serve(ctx, cfg, log, stdout)
 }
 
 func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger) error {
@@ -169,8 +177,18 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	if cfg.AppURL == "" {
 		cfg.AppURL = "http://localhost:" + strconv.Itoa(cfg.Port)
 	}
+	// The web port listens (answering 503) before the gateway starts: the
+	// gateway posts its bucket events there, a test event first.
+	hs, err := startHTTP(cfg)
+	if err != nil {
+		return err
+	}
+	cl.add(hs.close)
+	var eventSecret string // per run: only this run's gateway knows it
 	if cfg.S3Endpoint == "" && cfg.S3Bucket == "" {
-		s3, err := devstack.StartS3(filepath.Join(cfg.DataDir, "s3"), cfg.DevS3Addr)
+		eventSecret = randomHex(32)
+		hook := fmt.Sprintf("http://127.0.0.1:%d/api/s3-events?secret=%s", cfg.Port, eventSecret)
+		s3, err := devstack.StartS3With(filepath.Join(cfg.DataDir, "s3"), cfg.DevS3Addr, devstack.S3Options{EventWebhookURL: hook})
 		if err != nil {
 			return err
 		}
@@ -204,6 +222,7 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	if err != nil {
 		return err
 	}
+	p.eventSecret = eventSecret
 	if err := p.db.Migrate(ctx); err != nil {
 		return err
 	}
@@ -220,8 +239,9 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	if err != nil {
 		return err
 	}
+	hs.open(srv)
 	log.Info("ready", "startup_ms", time.Since(start).Milliseconds())
-	return serveHTTP(ctx, cfg, srv, log, stdout)
+	return hs.serve(ctx, cfg, log, stdout)
 }
 
 // devOrigins allows both spellings of the loopback origin, since a
@@ -237,6 +257,12 @@ func devOrigins(appURL string) []string {
 		}
 	}
 	return origins
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // devSecret keeps a random session secret in DATA_DIR, so sessions survive
@@ -296,7 +322,7 @@ func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Lo
 			PresignPerMinute: cfg.PresignPerMinute, PresignPerMinuteIP: cfg.PresignPerMinuteIP,
 			AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword,
 			MultipartThreshold: cfg.MultipartThreshold, MultipartExpires: cfg.MultipartExpires,
-			SNSTopicARN: cfg.SNSTopicARN, Bucket: p.objects.Bucket(),
+			SNSTopicARN: cfg.SNSTopicARN, Bucket: p.objects.Bucket(), EventSecret: p.eventSecret,
 		},
 		Store: p.db, Objects: p.objects, Jobs: p.enqueue, Profiles: p.profiles, CDN: urls, CDNCache: invalidator,
 		Health: map[string]web.Pinger{"database": p.db, "s3": p.objects, "redis": p.enqueue},
@@ -353,19 +379,51 @@ func startWorker(ctx context.Context, cfg config.Config, p *parts, log *slog.Log
 	return nil
 }
 
-// serveHTTP serves until ctx ends, then drains requests for up to 20 s.
-func serveHTTP(ctx context.Context, cfg config.Config, h *web.Server, log *slog.Logger, stdout io.Writer) error {
+// httpServing is the HTTP server on PORT. It listens from startHTTP on,
+// answering 503 until open gives it the app's handler.
+type httpServing struct {
+	srv  *http.Server
+	h    atomic.Pointer[http.Handler]
+	errc chan error
+}
+
+func startHTTP(cfg config.Config) (*httpServing, error) {
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {
-		return fmt.Errorf("PORT=%d: %w", cfg.Port, err)
+		return nil, fmt.Errorf("PORT=%d: %w", cfg.Port, err)
 	}
-	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	srv.RegisterOnShutdown(h.Closing)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	hs := &httpServing{errc: make(chan error, 1)}
+	hs.srv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if h := hs.h.Load(); h != nil {
+				(*h).ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+		}),
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	}
+	go func() { hs.errc <- hs.srv.Serve(ln) }()
+	return hs, nil
+}
+
+// open hands the requests to the app.
+func (hs *httpServing) open(s *web.Server) {
+	hs.srv.RegisterOnShutdown(s.Closing)
+	h := s.Handler()
+	hs.h.Store(&h)
+}
+
+// close stops at once: for start-up failures, and harmless after serve.
+func (hs *httpServing) close() { hs.srv.Close() }
+
+// serve serves until ctx ends, then drains requests for up to 20 s.
+func (hs *httpServing) serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	srv := hs.srv
 	fmt.Fprintf(stdout, "uploader is running: open %s\n", or(cfg.AppURL, "http://localhost:"+strconv.Itoa(cfg.Port)))
 	select {
-	case err := <-errc:
+	case err := <-hs.errc:
 		return err
 	case <-ctx.Done():
 	}

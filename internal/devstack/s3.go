@@ -40,10 +40,23 @@ const (
 
 var s3Mu sync.Mutex
 
+// S3Options are the optional settings of the embedded gateway.
+type S3Options struct {
+	// EventWebhookURL receives the bucket's S3 event records as JSON
+	// POSTs. The gateway posts a test event when it starts and refuses to
+	// start if the connection is refused, so the URL must already listen.
+	// Note that versitygw v1.8 takes an event's key from the request path:
+	// a browser POST (path /bucket) yields a record with an empty key.
+	EventWebhookURL string
+}
+
 // StartS3 starts the versitygw gateway on addr, storing objects under dir.
 // Only one gateway can run per process (a limit of versitygw); a second
 // call while one runs fails. Stop ends it.
-func StartS3(dir, addr string) (*S3, error) {
+func StartS3(dir, addr string) (*S3, error) { return StartS3With(dir, addr, S3Options{}) }
+
+// StartS3With is StartS3 with options.
+func StartS3With(dir, addr string, o S3Options) (*S3, error) {
 	if !s3Mu.TryLock() {
 		return nil, errors.New("devstack: an embedded S3 gateway already runs in this process")
 	}
@@ -87,6 +100,7 @@ func StartS3(dir, addr string) (*S3, error) {
 			MaxRequests:       1000,
 			MultipartMaxParts: 10000,
 			Quiet:             true,
+			EventWebhookURL:   o.EventWebhookURL,
 			// Without keep-alive the gateway stops at once; with it, its
 			// shutdown waits for clients' idle connections to time out.
 		})

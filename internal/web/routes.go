@@ -23,6 +23,10 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/cdn/*", s.cdnObject)
 	}
 
+	// The bucket's event notifications: authenticated by SNS signature or
+	// the embedded gateway's secret, not by a session or token.
+	r.With(apiDeadline(15*time.Second)).Post("/api/s3-events", s.api(s.s3Events))
+
 	r.Group(func(r chi.Router) {
 		// Cookie-authenticated state changes must come from our own origin.
 		r.Use(http.NewCrossOriginProtection().Handler, s.authenticate, s.requireOwner)

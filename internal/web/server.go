@@ -97,6 +97,7 @@ type Server struct {
 	cdnCache Invalidator
 
 	ownerLimit, ipLimit *limiter
+	sns                 *snsVerifier
 
 	closing     chan struct{} // closed when the HTTP server starts shutting down
 	closingOnce sync.Once
@@ -145,6 +146,7 @@ func New(d Deps) (*Server, error) {
 		closing:    make(chan struct{}),
 		ownerLimit: newLimiter(max(1, d.Config.PresignPerMinute)),
 		ipLimit:    newLimiter(max(1, d.Config.PresignPerMinuteIP)),
+		sns:        newSNSVerifier(),
 	}
 	if d.Admin != nil && (d.Config.AdminUser == "" || d.Config.AdminPassword == "") {
 		return nil, errors.New("web: the admin surface needs ADMIN_USER and ADMIN_PASSWORD")
