@@ -31,6 +31,8 @@ type ReconcileObjects interface {
 	Head(ctx context.Context, key string) (s3store.ObjectInfo, error)
 	List(ctx context.Context, prefix string) ([]s3store.Object, error)
 	Delete(ctx context.Context, keys ...string) error
+	ListMultipartUploads(ctx context.Context, prefix string) ([]s3store.MultipartUpload, error)
+	AbortMultipart(ctx context.Context, key, uploadID string) error
 }
 
 // Reconciler repairs what crashes and lost messages leave behind:
@@ -38,7 +40,10 @@ type ReconcileObjects interface {
 //     Redis restart, a lost enqueue, or a worker killed past its lease);
 //   - pending uploads whose policy lapsed are completed when their file did
 //     arrive (the browser closed before calling complete), else removed;
-//   - incoming/ objects with no upload waiting for them are deleted.
+//   - incoming/ objects with no upload waiting for them are deleted;
+//   - multipart uploads whose row is gone or expired are aborted, so their
+//     parts stop costing money (the lifecycle rule's backstop may be
+//     missing: MinIO drops it).
 type Reconciler struct {
 	Store    upload.Store
 	Objects  ReconcileObjects
@@ -50,7 +55,7 @@ type Reconciler struct {
 
 // ReconcileReport says what one pass did.
 type ReconcileReport struct {
-	Requeued, Completed, Expired, OrphansDeleted int
+	Requeued, Completed, Expired, OrphansDeleted, MultipartAborted int
 }
 
 // ProcessTask implements asynq.Handler for TypeReconcile.
@@ -66,11 +71,11 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 	if r.Now != nil {
 		now = r.Now()
 	}
-	errs := []error{r.requeue(ctx, &rep), r.expire(ctx, now, &rep), r.orphans(ctx, now, &rep)}
+	errs := []error{r.requeue(ctx, &rep), r.expire(ctx, now, &rep), r.orphans(ctx, now, &rep), r.abortParts(ctx, now, &rep)}
 	err := errors.Join(errs...)
 	if rep != (ReconcileReport{}) || err != nil {
 		r.Logger.Info("reconciled", "requeued", rep.Requeued, "completed", rep.Completed,
-			"expired", rep.Expired, "orphans_deleted", rep.OrphansDeleted, "err", err)
+			"expired", rep.Expired, "orphans_deleted", rep.OrphansDeleted, "multipart_aborted", rep.MultipartAborted, "err", err)
 	}
 	return rep, err
 }
@@ -132,6 +137,12 @@ func (r *Reconciler) expire(ctx context.Context, now time.Time, rep *ReconcileRe
 			if herr == nil {
 				r.Objects.Delete(ctx, upload.IncomingKey(u.ID))
 			}
+			if u.MultipartID != "" {
+				if err := r.Objects.AbortMultipart(ctx, upload.IncomingKey(u.ID), u.MultipartID); err != nil {
+					return err
+				}
+				rep.MultipartAborted++
+			}
 			if err := r.Store.DeleteUpload(ctx, u.ID); err != nil && upload.ErrorCode(err) != upload.ENOTFOUND {
 				return err
 			}
@@ -173,6 +184,37 @@ func (r *Reconciler) orphans(ctx context.Context, now time.Time, rep *ReconcileR
 		return err
 	}
 	rep.OrphansDeleted += len(stale)
+	return nil
+}
+
+// abortParts aborts the multipart uploads under incoming/ that no pending,
+// unexpired upload is waiting for: their row expired, was deleted, or
+// finished with another upload ID. An upload younger than OrphanAge is
+// left alone: its row may not be committed yet.
+func (r *Reconciler) abortParts(ctx context.Context, now time.Time, rep *ReconcileReport) error {
+	ups, err := r.Objects.ListMultipartUploads(ctx, upload.IncomingPrefix)
+	if err != nil {
+		return err
+	}
+	for _, mu := range ups {
+		if now.Sub(mu.Initiated) < OrphanAge {
+			continue
+		}
+		id := strings.TrimPrefix(mu.Key, upload.IncomingPrefix)
+		u, err := r.Store.Upload(ctx, id)
+		switch {
+		case upload.ErrorCode(err) == upload.ENOTFOUND:
+		case err != nil:
+			return err
+		case u.Status == upload.StatusPending && u.MultipartID == mu.UploadID && now.Before(u.ExpiresAt.Add(Grace)):
+			continue // still being sent
+		}
+		if err := r.Objects.AbortMultipart(ctx, mu.Key, mu.UploadID); err != nil {
+			return err
+		}
+		r.Logger.Info("aborted abandoned multipart upload", "upload_id", id, "s3_upload_id", mu.UploadID)
+		rep.MultipartAborted++
+	}
 	return nil
 }
 

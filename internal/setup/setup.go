@@ -299,7 +299,42 @@ func (r *runner) lifecycle(ctx context.Context) {
 		r.fail(StepLifecycle, "PutBucketLifecycleConfiguration", err)
 		return
 	}
-	r.add(Step{Name: StepLifecycle, Status: Updated, Detail: detail + fmt.Sprintf(" (rule %s; other rules kept)", want.ID)})
+	// Some endpoints store the rule without parts of it (MinIO drops
+	// AbortIncompleteMultipartUpload): say what was kept, not what was sent.
+	kept, err := r.b.GetLifecycle(ctx)
+	if err != nil {
+		r.fail(StepLifecycle, "GetBucketLifecycleConfiguration", err)
+		return
+	}
+	i := slices.IndexFunc(kept, func(h s3store.LifecycleRule) bool { return h.ID == want.ID })
+	switch {
+	case i >= 0 && sameLifecycle(kept[i], want):
+		r.add(Step{Name: StepLifecycle, Status: Updated, Detail: detail + fmt.Sprintf(" (rule %s; other rules kept)", want.ID)})
+	case i >= 0:
+		r.add(Step{Name: StepLifecycle, Status: Warning, Detail: fmt.Sprintf("the endpoint kept rule %s as: %s. "+
+			"It did not keep the rest; the worker's reconciler aborts the multipart uploads of expired uploads itself",
+			want.ID, describeLifecycle(kept[i]))})
+	default:
+		r.add(Step{Name: StepLifecycle, Status: Warning, Detail: fmt.Sprintf("the endpoint accepted rule %s but does not list it; "+
+			"incoming/ is not expired by the bucket, only by the reconciler", want.ID)})
+	}
+}
+
+// describeLifecycle says what a stored rule does, in the report's words.
+func describeLifecycle(h s3store.LifecycleRule) string {
+	var parts []string
+	if !h.Enabled {
+		parts = append(parts, "disabled")
+	}
+	if h.ExpireDays > 0 {
+		parts = append(parts, fmt.Sprintf("%s expires after %d day(s)", or(h.Prefix, "every key"), h.ExpireDays))
+	}
+	if h.AbortMultipartDays > 0 {
+		parts = append(parts, fmt.Sprintf("unfinished multipart uploads aborted after %d day(s)", h.AbortMultipartDays))
+	} else {
+		parts = append(parts, "no AbortIncompleteMultipartUpload")
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (r *runner) publicAccess(ctx context.Context) {
