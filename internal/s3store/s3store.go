@@ -304,7 +304,7 @@ func (s *Store) EnsureBucket(ctx context.Context) error {
 }
 
 // PutCORS replaces the bucket's CORS rules with one that lets pages from
-// origins POST uploads (and GET/HEAD objects) with any header, and read the
+// origins POST uploads, PUT their parts (and GET/HEAD objects) with any header, and read the
 // ETag of the answer. Browsers cache the preflight for 3000 seconds.
 func (s *Store) PutCORS(ctx context.Context, origins []string) error {
 	if len(origins) == 0 {
@@ -314,7 +314,7 @@ func (s *Store) PutCORS(ctx context.Context, origins []string) error {
 		Bucket: &s.bucket,
 		CORSConfiguration: &types.CORSConfiguration{CORSRules: []types.CORSRule{{
 			AllowedOrigins: origins,
-			AllowedMethods: []string{"POST", "GET", "HEAD"},
+			AllowedMethods: []string{"POST", "PUT", "GET", "HEAD"}, // PUT: multipart parts
 			AllowedHeaders: []string{"*"},
 			ExposeHeaders:  []string{"ETag"},
 			MaxAgeSeconds:  aws.Int32(3000),

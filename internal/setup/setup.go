@@ -143,7 +143,7 @@ func DesiredCORS(appURL string) (s3store.CORSRule, error) {
 	return s3store.CORSRule{
 		ID:             CORSRuleID,
 		AllowedOrigins: []string{origin},
-		AllowedMethods: []string{"POST"},
+		AllowedMethods: []string{"POST", "PUT"}, // PUT: the parts of a multipart upload
 		AllowedHeaders: []string{"Content-Type"},
 		ExposeHeaders:  []string{"ETag"},
 		MaxAgeSeconds:  3000,
@@ -261,10 +261,10 @@ func (r *runner) cors(ctx context.Context) {
 		return
 	}
 	if len(have) == 1 && sameCORS(have[0], want) {
-		r.add(Step{Name: StepCORS, Status: UpToDate, Detail: "POST allowed from " + want.AllowedOrigins[0] + " only"})
+		r.add(Step{Name: StepCORS, Status: UpToDate, Detail: "POST and PUT (parts) allowed from " + want.AllowedOrigins[0] + " only"})
 		return
 	}
-	detail := "POST from " + want.AllowedOrigins[0] + " only, ETag exposed"
+	detail := "POST and PUT (parts) from " + want.AllowedOrigins[0] + " only, ETag exposed"
 	if len(have) > 0 {
 		detail += fmt.Sprintf(" (replacing %d rule(s): %s)", len(have), describeCORS(have))
 	}

@@ -60,6 +60,24 @@ func preflight(t *testing.T, bucket, origin string) (bool, string) {
 	return allowed, fmt.Sprintf("%s %v", resp.Status, resp.Header)
 }
 
+// preflightPut is the preflight before upload.js PUTs a part.
+func preflightPut(t *testing.T, bucket, origin string) (bool, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodOptions, gw.Endpoint+"/"+bucket+"/incoming/x?partNumber=1&uploadId=y", nil)
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Access-Control-Request-Method", "PUT")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	allowed := resp.StatusCode == http.StatusOK && resp.Header.Get("Access-Control-Allow-Origin") == origin &&
+		strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "PUT") &&
+		strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Expose-Headers")), "etag")
+	return allowed, fmt.Sprintf("%s %v", resp.Status, resp.Header)
+}
+
 func runSetup(t *testing.T, b setup.Bucket, opts setup.Options) (setup.Report, string) {
 	t.Helper()
 	var out bytes.Buffer
@@ -98,6 +116,9 @@ func TestSetupAgainstEmbeddedS3(t *testing.T) {
 
 	if ok, resp := preflight(t, bucket, appURL); !ok {
 		t.Errorf("preflight from APP_URL %s refused: %s", appURL, resp)
+	}
+	if ok, resp := preflightPut(t, bucket, appURL); !ok {
+		t.Errorf("preflight of a part PUT from APP_URL %s refused: %s", appURL, resp)
 	}
 	for _, other := range []string{"https://evil.example", "http://uploads.example.com", "https://uploads.example.com:8443"} {
 		if ok, resp := preflight(t, bucket, other); ok {
@@ -154,7 +175,7 @@ func TestSetupDryRunChangesNothing(t *testing.T) {
 		}
 		before, _ := s.GetCORS(ctx)
 		r, out := runSetup(t, s, setup.Options{AppURL: appURL, Region: gw.Region, DryRun: true})
-		if got := r.Step(setup.StepCORS).Status; got != setup.WouldUpdate || !strings.Contains(out, "would allow POST from "+appURL) {
+		if got := r.Step(setup.StepCORS).Status; got != setup.WouldUpdate || !strings.Contains(out, "would allow POST and PUT (parts) from "+appURL) {
 			t.Errorf("CORS: %q, want %q saying what it would allow", got, setup.WouldUpdate)
 		}
 		if r.Count(setup.Updated) != 0 {
