@@ -306,6 +306,8 @@ func TestMultipartAPI(t *testing.T) {
 			// photo allows parts; 17 MB is above the 16 MiB default.
 			{map[string]any{"filename": "a.jpg", "content_type": "image/jpeg", "size": 17 << 20, "profile": "photo"}, 201, true},
 			{map[string]any{"filename": "a.jpg", "content_type": "image/jpeg", "size": 16 << 20, "profile": "photo"}, 201, false},
+			// a client that only POSTs says so.
+			{map[string]any{"filename": "a.jpg", "content_type": "image/jpeg", "size": 17 << 20, "profile": "photo", "multipart": false}, 201, false},
 			{map[string]any{"filename": "a.jpg", "content_type": "image/jpeg", "size": 1000, "profile": "photo", "multipart": true}, 201, true},
 			// avatar takes one POST only.
 			{map[string]any{"filename": "a.jpg", "content_type": "image/jpeg", "size": 1000, "profile": "avatar", "multipart": true}, 400, false},

@@ -37,9 +37,15 @@ type partPlan struct {
 	ETag   string `json:"etag,omitempty"`
 }
 
-// wantsMultipart says whether a new upload of size bytes goes up in parts.
-func (s *Server) wantsMultipart(prof upload.Profile, size int64, asked bool) (bool, error) {
-	if !asked && (size <= s.cfg.MultipartThreshold || !prof.Multipart) {
+// wantsMultipart says whether a new upload of size bytes goes up in parts:
+// when the client asks (true), or, unless it refuses (false, a client that
+// only POSTs), when the profile allows parts and the size passes the
+// threshold.
+func (s *Server) wantsMultipart(prof upload.Profile, size int64, ask *bool) (bool, error) {
+	if ask != nil && !*ask {
+		return false, nil
+	}
+	if ask == nil && (size <= s.cfg.MultipartThreshold || !prof.Multipart) {
 		return false, nil
 	}
 	if !prof.Multipart {

@@ -18,7 +18,7 @@ type createRequest struct {
 	ContentType string `json:"content_type"`
 	Size        int64  `json:"size"`
 	Profile     string `json:"profile"`
-	Multipart   bool   `json:"multipart"` // ask for parts whatever the size
+	Multipart   *bool  `json:"multipart"` // true: parts whatever the size; false: one POST; absent: by size
 }
 
 type createResponse struct {

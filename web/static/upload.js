@@ -707,6 +707,7 @@
           content_type: item.type,
           size: item.file.size,
           profile: item.profile,
+          multipart: false, // this page sends one POST per file
         }),
         signal,
       });
