@@ -172,8 +172,8 @@ func TestMultipartAPI(t *testing.T) {
 	}
 	for _, part := range resumed.Multipart.Parts {
 		if _, sent := etags[part.Number]; sent {
-			if part.ETag != etags[part.Number] || part.URL != "" {
-				t.Errorf("stored part %d: %+v, want its ETag %s and no URL", part.Number, part, etags[part.Number])
+			if part.ETag != etags[part.Number] || part.URL == "" {
+				t.Errorf("stored part %d: %+v, want its ETag %s and a URL to send it again", part.Number, part, etags[part.Number])
 			}
 		} else if part.URL == "" || part.ETag != "" {
 			t.Errorf("missing part %d: %+v, want a fresh URL and no ETag", part.Number, part)

@@ -28,8 +28,8 @@ type multipartPlan struct {
 	URLsExpireAt time.Time  `json:"urls_expire_at"` // GET parts again for fresh URLs after this
 }
 
-// partPlan is one part: a URL to PUT exactly Size bytes to, or, for a part
-// already stored, its ETag and no URL.
+// partPlan is one part: a URL to PUT exactly Size bytes to and, for a part
+// already stored, its ETag.
 type partPlan struct {
 	Number int    `json:"number"`
 	URL    string `json:"url,omitempty"`
@@ -84,8 +84,8 @@ func (s *Server) createMultipart(w http.ResponseWriter, r *http.Request, u *uplo
 	return nil
 }
 
-// partPlan lists every part of u: stored ones (from ListParts) with their
-// ETag, the others with a fresh presigned URL.
+// partPlan lists every part of u with a fresh presigned URL, and the ETag
+// of those S3 already holds (from ListParts).
 func (s *Server) partPlan(ctx context.Context, u *upload.Upload, stored []s3store.Part) (multipartPlan, error) {
 	have := map[int]s3store.Part{}
 	for _, p := range stored {
@@ -94,15 +94,18 @@ func (s *Server) partPlan(ctx context.Context, u *upload.Upload, stored []s3stor
 	expires := min(s.cfg.UploadExpires, time.Until(u.ExpiresAt))
 	plan := multipartPlan{PartSize: u.PartSize, URLsExpireAt: s.now().Add(expires).UTC()}
 	for _, spec := range upload.PlanParts(u.DeclaredBytes, u.PartSize) {
-		if p, ok := have[spec.Number]; ok && p.Size == spec.Size {
-			plan.Parts = append(plan.Parts, partPlan{Number: spec.Number, Size: spec.Size, ETag: p.ETag})
-			continue
-		}
 		url, err := s.objects.PresignPart(ctx, upload.IncomingKey(u.ID), u.MultipartID, spec.Number, spec.Size, expires)
 		if err != nil {
 			return plan, upload.Errorf(upload.EUNAVAILABLE, "Could not prepare the upload; please retry in a moment.")
 		}
-		plan.Parts = append(plan.Parts, partPlan{Number: spec.Number, URL: url, Size: spec.Size})
+		pp := partPlan{Number: spec.Number, URL: url, Size: spec.Size}
+		if p, ok := have[spec.Number]; ok && p.Size == spec.Size {
+			// Stored: its ETag, and a URL too, for a client that cannot
+			// vouch for what was stored (a PUT cut short by a reload can
+			// leave a full-size part of the wrong bytes on some gateways).
+			pp.ETag = p.ETag
+		}
+		plan.Parts = append(plan.Parts, pp)
 	}
 	return plan, nil
 }

@@ -661,9 +661,13 @@
       try {
         setState(item, 'starting', 'Preparing the upload…');
         item.ctrl = new AbortController();
-        const created = await createUpload(item, item.ctrl.signal);
+        const created = await resumeOrCreate(item, item.ctrl.signal);
         if (!current()) return;
         const id = String(created.id || '');
+        if (created.multipart && id) {
+          await runMultipart(item, id, created, current);
+          return;
+        }
         const upload = created.upload || {};
         if (!id || !upload.url) throw new UploadError('The server sent an incomplete answer; please retry.');
 
@@ -707,7 +711,6 @@
           content_type: item.type,
           size: item.file.size,
           profile: item.profile,
-          multipart: false, // this page sends one POST per file
         }),
         signal,
       });
@@ -716,11 +719,12 @@
       return body;
     }
 
-    async function completeUpload(id, signal) {
+    async function completeUpload(id, signal, parts) {
       const res = await fetch(`${api}/${encodeURIComponent(id)}/complete`, {
         method: 'POST',
         credentials: 'same-origin',
-        headers: { Accept: 'application/json' },
+        headers: parts ? { Accept: 'application/json', 'Content-Type': 'application/json' } : { Accept: 'application/json' },
+        body: parts ? JSON.stringify({ parts }) : undefined,
         signal,
       });
       const body = await readJSON(res);
@@ -765,6 +769,186 @@
         xhr.open('POST', upload.url);
         xhr.send(fd);
       });
+    }
+
+    // ------------------------------------------------------ multipart
+
+    // A file above the server's threshold goes up in parts: PART_PARALLEL at
+    // a time, each retried with backoff, all on one progress bar. The upload
+    // id is remembered (with the file's name, size and mtime) so that
+    // choosing the same file again after a reload resumes it.
+
+    function resumeKey(item) {
+      const f = item.file;
+      return `uploader:multipart:${item.profile}:${f.name}:${f.size}:${f.lastModified}`;
+    }
+
+    // The ETags of the parts this browser saw stored are kept too: on
+    // resume, a part the server lists but this browser never saw finish (a
+    // PUT cut short by the reload) is sent again.
+    function rememberMultipart(item, id, expiresAt, etags) {
+      try {
+        localStorage.setItem(resumeKey(item), JSON.stringify({ id, expires_at: expiresAt, etags: Object.fromEntries(etags || []) }));
+      } catch {
+        // Private mode or full storage: the upload works, it just cannot resume.
+      }
+    }
+
+    function forgetMultipart(item) {
+      try {
+        localStorage.removeItem(resumeKey(item));
+      } catch {
+        // nothing to forget
+      }
+    }
+
+    function recallMultipart(item) {
+      try {
+        const saved = JSON.parse(localStorage.getItem(resumeKey(item)) || 'null');
+        if (saved && saved.id && Date.parse(saved.expires_at) > Date.now()) return saved;
+      } catch {
+        // unreadable: start afresh
+      }
+      forgetMultipart(item);
+      return null;
+    }
+
+    async function fetchParts(id, signal) {
+      const res = await fetch(`${api}/${encodeURIComponent(id)}/parts`, {
+        credentials: 'same-origin', headers: { Accept: 'application/json' }, cache: 'no-store', signal,
+      });
+      const body = await readJSON(res);
+      return res.ok && body && body.multipart ? body : null;
+    }
+
+    async function resumeOrCreate(item, signal) {
+      const saved = recallMultipart(item);
+      if (saved) {
+        const body = await fetchParts(saved.id, signal);
+        if (body) {
+          const mine = saved.etags || {};
+          for (const p of body.multipart.parts) if (p.etag && mine[p.number] !== p.etag) p.etag = '';
+          return Object.assign(body, { resumed: true });
+        }
+        forgetMultipart(item);
+      }
+      return createUpload(item, signal);
+    }
+
+    function sleep(ms, signal) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(resolve, ms);
+        signal.addEventListener('abort', () => { clearTimeout(timer); reject(abortError()); }, { once: true });
+      });
+    }
+
+    // putPart PUTs one part with XHR (fetch has no upload progress).
+    function putPart(url, blob, signal, onProgress) {
+      return new Promise((resolve, reject) => {
+        if (signal.aborted) {
+          reject(abortError());
+          return;
+        }
+        const xhr = new XMLHttpRequest();
+        const onAbort = () => xhr.abort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        const settle = (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        };
+        xhr.upload.addEventListener('progress', (e) => onProgress(e.loaded));
+        xhr.addEventListener('load', () => settle({ status: xhr.status, etag: xhr.getResponseHeader('ETag') || '', text: xhr.responseText }));
+        xhr.addEventListener('error', () => settle({ status: 0, etag: '', text: '' }));
+        xhr.addEventListener('timeout', () => settle({ status: 0, etag: '', text: '' }));
+        xhr.addEventListener('abort', () => reject(abortError()));
+        xhr.open('PUT', url);
+        xhr.send(blob);
+      });
+    }
+
+    const PART_PARALLEL = 3;
+    const PART_TRIES = 5;
+
+    async function sendParts(item, id, created, signal) {
+      const plan = created.multipart;
+      const total = item.file.size || 1;
+      const etags = new Map();
+      const sending = new Map();
+      let doneBytes = 0;
+      for (const p of plan.parts) {
+        if (p.etag) {
+          etags.set(p.number, p.etag);
+          doneBytes += p.size;
+        }
+      }
+      const urls = new Map(plan.parts.filter((p) => p.url).map((p) => [p.number, p.url]));
+      const show = () => {
+        let b = doneBytes;
+        for (const v of sending.values()) b += v;
+        const pct = Math.min(100, Math.floor((b / total) * 100));
+        item.progress.value = pct;
+        item.progress.textContent = `${pct}%`;
+        item.rate.textContent = `${pct}%`;
+      };
+      show();
+      rememberMultipart(item, id, created.expires_at, etags);
+      const sendOne = async (p) => {
+        const start = (p.number - 1) * plan.part_size;
+        for (let attempt = 1; ; attempt++) {
+          const r = await putPart(urls.get(p.number), item.file.slice(start, start + p.size), signal, (n) => {
+            sending.set(p.number, n);
+            show();
+          });
+          sending.delete(p.number);
+          if (r.status === 200 && r.etag) {
+            etags.set(p.number, r.etag);
+            doneBytes += p.size;
+            show();
+            rememberMultipart(item, id, created.expires_at, etags);
+            return;
+          }
+          if (attempt >= PART_TRIES) throw new UploadError(s3Message(r.status, r.text, item));
+          show();
+          // 1, 2, 4, 8 s, with jitter so parallel parts do not retry in step.
+          await sleep(1000 * 2 ** (attempt - 1) * (0.5 + Math.random() / 2), signal);
+          if (r.status === 403) {
+            // The URL may have expired: ask for fresh ones.
+            const fresh = await fetchParts(id, signal);
+            if (fresh) for (const q of fresh.multipart.parts) if (q.url) urls.set(q.number, q.url);
+          }
+        }
+      };
+      const todo = plan.parts.filter((p) => !p.etag);
+      let failed = null;
+      const worker = async () => {
+        while (todo.length && !failed) {
+          try {
+            await sendOne(todo.shift());
+          } catch (err) {
+            failed = failed || err;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(PART_PARALLEL, todo.length) }, worker));
+      if (failed) throw failed;
+      return plan.parts.map((p) => ({ number: p.number, etag: etags.get(p.number) }));
+    }
+
+    async function runMultipart(item, id, created, current) {
+      setState(item, 'uploading', created.resumed ? 'Resuming the upload…' : 'Uploading…');
+      item.progress.hidden = false;
+      const parts = await sendParts(item, id, created, item.ctrl.signal);
+      if (!current()) return;
+      item.progress.value = 100;
+      item.rate.textContent = '';
+      setState(item, 'completing', 'Uploaded; confirming…');
+      const completed = await completeUpload(id, item.ctrl.signal, parts);
+      forgetMultipart(item);
+      item.ctrl = null;
+      if (!current()) return;
+      item.progress.hidden = true;
+      item.cancel.hidden = true;
+      follow(item, id, created.status_url, completed);
     }
 
     // s3Message turns S3's XML error into a sentence a person can act on.
