@@ -141,3 +141,58 @@ func TestMultipart(t *testing.T) {
 		}
 	})
 }
+
+// TestPresignRequest: the requests Uppy sends itself, signed by the
+// server and sent by a plain HTTP client, as a browser would.
+func TestPresignRequest(t *testing.T) {
+	ctx := context.Background()
+	key := uniqueKey(t)
+	send := func(method string, q url.Values, h map[string]string, body string) (int, string) {
+		t.Helper()
+		sg, err := store.PresignRequest(ctx, method, key, q, h, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(method, sg.URL, strings.NewReader(body))
+		for k, v := range sg.Headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	st, body := send(http.MethodPost, url.Values{"uploads": {""}}, map[string]string{"Content-Type": "image/png"}, "")
+	if st != http.StatusOK || !strings.Contains(body, "<UploadId>") {
+		t.Fatalf("CreateMultipartUpload: %d %s", st, body)
+	}
+	id := body[strings.Index(body, "<UploadId>")+len("<UploadId>") : strings.Index(body, "</UploadId>")]
+	u, _ := store.PresignPart(ctx, key, id, 1, 10, time.Minute)
+	_, etag, _ := putPart(t, u, []byte("0123456789"))
+	if st, body := send(http.MethodGet, url.Values{"uploadId": {id}}, nil, ""); st != http.StatusOK || !strings.Contains(body, strings.Trim(etag, `"`)) {
+		t.Errorf("ListParts: %d %s", st, body)
+	}
+	xml := `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>` + etag + `</ETag></Part></CompleteMultipartUpload>`
+	if st, body := send(http.MethodPost, url.Values{"uploadId": {id}}, nil, xml); st != http.StatusOK {
+		t.Errorf("CompleteMultipartUpload: %d %s", st, body)
+	}
+	if info, err := store.Head(ctx, key); err != nil || info.Size != 10 || info.ContentType != "image/png" {
+		t.Errorf("object after complete: %+v %v", info, err)
+	}
+	// A signed Content-Type cannot be changed by the client.
+	sg, _ := store.PresignRequest(ctx, http.MethodPost, uniqueKey(t), url.Values{"uploads": {""}}, map[string]string{"Content-Type": "image/png"}, time.Minute)
+	req, _ := http.NewRequest(http.MethodPost, sg.URL, nil)
+	req.Header.Set("Content-Type", "text/html")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("CreateMultipartUpload with another Content-Type: %v %v, want 403", resp.Status, err)
+	}
+	// Abort.
+	st, body = send(http.MethodPost, url.Values{"uploads": {""}}, map[string]string{"Content-Type": "image/png"}, "")
+	id = body[strings.Index(body, "<UploadId>")+len("<UploadId>") : strings.Index(body, "</UploadId>")]
+	if st, body := send(http.MethodDelete, url.Values{"uploadId": {id}}, nil, ""); st != http.StatusNoContent {
+		t.Errorf("AbortMultipartUpload: %d %s", st, body)
+	}
+}

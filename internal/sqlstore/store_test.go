@@ -30,6 +30,7 @@ func TestStore(t *testing.T) {
 		{"bump version", testBumpVersion},
 		{"delete cascades", testDelete},
 		{"uploads by status", testUploadsByStatus},
+		{"bind multipart once", testBindMultipart},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -491,4 +492,20 @@ func testMarkReadyVersion(t *testing.T, d *DB) {
 		t.Fatalf("newest run: %v", err)
 	}
 	checkVariantNames(t, get(t, d, u.ID), "new.jpg")
+}
+
+func testBindMultipart(t *testing.T, d *DB) {
+	ctx := context.Background()
+	u := create(t, d, newUpload("alice", t0))
+	if err := d.BindMultipart(ctx, u.ID, "mp-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.BindMultipart(ctx, u.ID, "mp-1"); err != nil {
+		t.Errorf("binding the same ID again: %v", err)
+	}
+	wantCode(t, "binding another ID", d.BindMultipart(ctx, u.ID, "mp-2"), upload.ECONFLICT)
+	wantCode(t, "binding a missing upload", d.BindMultipart(ctx, upload.NewID(t0), "mp-1"), upload.ENOTFOUND)
+	if got := get(t, d, u.ID); got.MultipartID != "mp-1" {
+		t.Errorf("multipart ID %q, want mp-1", got.MultipartID)
+	}
 }

@@ -224,6 +224,25 @@ func (d *DB) BumpVersion(ctx context.Context, id string) (int, error) {
 	return version, nil
 }
 
+// BindMultipart sets the upload's multipart ID when it has none, in one
+// UPDATE, so of two clients racing with different IDs one wins.
+func (d *DB) BindMultipart(ctx context.Context, id, multipartID string) error {
+	res, err := d.db.ExecContext(ctx, `UPDATE uploads SET multipart_id = $2, updated_at = $3
+		WHERE id = $1 AND (multipart_id = '' OR multipart_id = $2)`, id, multipartID, millis(d.clock()))
+	if err != nil {
+		return fmt.Errorf("sqlstore: bind multipart %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlstore: bind multipart %s: %w", id, err)
+	} else if n > 0 {
+		return nil
+	}
+	if err := d.exists(ctx, id); err != nil {
+		return err
+	}
+	return upload.Errorf(upload.ECONFLICT, "Upload %s is already bound to another multipart upload.", id)
+}
+
 // DeleteUpload removes the upload and, by cascade, its variants, or
 // returns ENOTFOUND.
 func (d *DB) DeleteUpload(ctx context.Context, id string) error {

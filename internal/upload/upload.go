@@ -86,6 +86,10 @@ type Store interface {
 	MarkFailed(ctx context.Context, id, code, message string) error
 	// BumpVersion increments the version for a new processing run and returns it.
 	BumpVersion(ctx context.Context, id string) (int, error)
+	// BindMultipart records the S3 multipart upload ID of an upload that
+	// has none yet (a client that creates the multipart upload itself, as
+	// Uppy does). Recording the same ID again is fine; another is ECONFLICT.
+	BindMultipart(ctx context.Context, id, multipartID string) error
 	DeleteUpload(ctx context.Context, id string) error
 	// UploadsByStatus returns uploads in status last updated before the given time.
 	UploadsByStatus(ctx context.Context, status Status, updatedBefore time.Time, limit int) ([]*Upload, error)

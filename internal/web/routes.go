@@ -47,6 +47,8 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/api/uploads/{id}", s.api(s.showUpload))
 			r.Post("/api/uploads/{id}/complete", s.api(s.completeUpload))
 			r.With(s.limitPresign).Get("/api/uploads/{id}/parts", s.api(s.uploadParts))
+			r.With(s.limitPresign).Post("/api/uppy/uploads", s.api(s.uppyUpload))
+			r.Post("/api/uppy/sign", s.api(s.uppySign)) // one call per S3 request: not counted as presigns
 			r.Delete("/api/uploads/{id}", s.api(s.deleteUpload))
 		})
 	})

@@ -8,6 +8,7 @@ import (
 	"database/sql/driver"
 	"io"
 	"net"
+	"net/url"
 	"sync"
 	"syscall"
 
@@ -39,6 +40,7 @@ type Objects interface {
 	ListParts(ctx context.Context, key, uploadID string) ([]s3store.Part, error)
 	CompleteMultipart(ctx context.Context, key, uploadID string, parts []s3store.Part) error
 	AbortMultipart(ctx context.Context, key, uploadID string) error
+	PresignRequest(ctx context.Context, method, key string, query url.Values, headers map[string]string, expires time.Duration) (s3store.Signed, error)
 }
 
 // Enqueuer queues the image job of an upload.

@@ -71,7 +71,7 @@ func (s *Server) complete(ctx context.Context, u *upload.Upload) (upload.Status,
 	if info.Size > prof.MaxBytes || info.Size <= 0 {
 		return "", upload.Errorf(upload.ETOOLARGE, "The stored file is %s; the limit is %s.", humanBytes(info.Size), humanBytes(prof.MaxBytes))
 	}
-	if u.MultipartID != "" && info.Size != u.DeclaredBytes {
+	if (u.MultipartID != "" || u.PartSize > 0) && info.Size != u.DeclaredBytes {
 		return "", upload.Errorf(upload.ECONFLICT, "The stored file is %d bytes; %d were declared.", info.Size, u.DeclaredBytes)
 	}
 	if normalizeType(info.ContentType) != u.DeclaredType {
