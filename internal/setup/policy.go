@@ -72,8 +72,12 @@ func DistributionID(arn string) (string, error) {
 //     s3:GetObject (HeadObject, the worker's download, the copy's source) and
 //     s3:DeleteObject (DeleteObjects, the lifecycle of an upload), on the
 //     objects, arn:aws:s3:::BUCKET/*;
-//   - s3:ListBucket (listing prefixes, HeadBucket for the health check) on the
-//     bucket itself, arn:aws:s3:::BUCKET: on BUCKET/* it would grant nothing;
+//   - s3:AbortMultipartUpload and s3:ListMultipartUploadParts (ListParts) on
+//     the objects, for multipart uploads (creating, sending and completing
+//     parts is s3:PutObject);
+//   - s3:ListBucket (listing prefixes, HeadBucket for the health check) and
+//     s3:ListBucketMultipartUploads (the reconciler's cleanup of parts) on the
+//     bucket itself, arn:aws:s3:::BUCKET: on BUCKET/* they would grant nothing;
 //   - cloudfront:CreateInvalidation on the distribution, when its ARN is
 //     given, for deletes.
 //
@@ -87,13 +91,13 @@ func UploadUserPolicy(bucket, region, cloudFrontARN string) (Policy, error) {
 		{
 			Sid:      "UploaderObjects",
 			Effect:   "Allow",
-			Action:   []string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject"},
+			Action:   []string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"},
 			Resource: []string{ObjectsARN(bucket, region)},
 		},
 		{
 			Sid:      "UploaderListBucket",
 			Effect:   "Allow",
-			Action:   []string{"s3:ListBucket"},
+			Action:   []string{"s3:ListBucket", "s3:ListBucketMultipartUploads"},
 			Resource: []string{BucketARN(bucket, region)},
 		},
 	}}

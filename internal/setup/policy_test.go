@@ -79,7 +79,8 @@ func TestUploadUserPolicy(t *testing.T) {
 			objects, bucket := tt.wantPrefix+"my-uploads/*", tt.wantPrefix+"my-uploads"
 			want := map[string][]string{
 				"s3:PutObject": {objects}, "s3:GetObject": {objects}, "s3:DeleteObject": {objects},
-				"s3:ListBucket": {bucket}, // on the bucket: on bucket/* it grants nothing
+				"s3:AbortMultipartUpload": {objects}, "s3:ListMultipartUploadParts": {objects},
+				"s3:ListBucket": {bucket}, "s3:ListBucketMultipartUploads": {bucket}, // on the bucket: on bucket/* they grant nothing
 			}
 			if tt.arn != "" {
 				want["cloudfront:CreateInvalidation"] = []string{tt.arn}
