@@ -18,9 +18,10 @@ const setupUsage = `usage: uploader setup [--dry-run] [--apply-bucket-policy] [-
 
 Makes the bucket S3_BUCKET ready for the app: creates it if missing, sets
 the CORS rule for APP_URL and the lifecycle rule for incoming/, checks Block
-Public Access and Object Ownership, and prints the IAM policy of the upload
-user and, given the CloudFront distribution's ARN, the bucket policy that
-lets it read variants/. Running it again changes nothing. --iam-policy and
+Public Access and Object Ownership, with SNS_TOPIC_ARN the bucket's event
+notification to that topic, and prints the IAM policy of the upload user,
+the topic's access policy and, given the CloudFront distribution's ARN, the
+bucket policy that lets it read variants/. Running it again changes nothing. --iam-policy and
 --bucket-policy print only that JSON document (to redirect into a file) and
 contact nothing.
 
@@ -72,7 +73,7 @@ func runSetup(ctx context.Context, cfg config.Config, log *slog.Logger, stdout i
 	log.Debug("setup", "bucket", cfg.S3Bucket, "s3_endpoint", or(cfg.S3Endpoint, "AWS"), "dry_run", *dryRun)
 	report := setup.Run(ctx, store, setup.Options{
 		AppURL: cfg.AppURL, Region: cfg.S3Region, CloudFrontARN: *arn,
-		ApplyBucketPolicy: *apply, DryRun: *dryRun,
+		ApplyBucketPolicy: *apply, DryRun: *dryRun, SNSTopicARN: cfg.SNSTopicARN,
 	}, stdout)
 	if err := report.Err(); err != nil {
 		return fmt.Errorf("setup did not finish:\n%w", err)

@@ -68,3 +68,36 @@ func TestSetupReportsWhatTheLifecycleKept(t *testing.T) {
 		t.Errorf("second run: %q after %d writes, want up to date after 1", r.Step(setup.StepLifecycle).Status, aws.puts)
 	}
 }
+
+// TestSetupEventNotification: given SNS_TOPIC_ARN, setup tells the topic
+// of new objects under incoming/ and prints the topic's access policy. The
+// in-memory bucket stands in for AWS; the embedded gateway answers
+// NotImplemented, reported as such.
+func TestSetupEventNotification(t *testing.T) {
+	const topic = "arn:aws:sns:us-east-1:111122223333:uploads-events"
+	opts := setup.Options{AppURL: appURL, Region: "us-east-1", SNSTopicARN: topic}
+	b := awsLike()
+	r, out := runSetup(t, b, opts)
+	if st := r.Step(setup.StepEvents); st.Status != setup.Updated {
+		t.Errorf("first run: %q %q, want updated", st.Status, st.Detail)
+	}
+	if len(b.topics) != 1 || b.topics[0].TopicARN != topic || b.topics[0].Prefix != "incoming/" || b.topics[0].Events[0] != "s3:ObjectCreated:*" {
+		t.Errorf("notification stored: %+v", b.topics)
+	}
+	for _, want := range []string{`"Service": "s3.amazonaws.com"`, `"SNS:Publish"`, `"aws:SourceArn": "arn:aws:s3:::fake-bucket"`, "--notification-endpoint " + appURL + "/api/s3-events"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s", want)
+		}
+	}
+	if r, _ := runSetup(t, b, opts); r.Step(setup.StepEvents).Status != setup.UpToDate || len(b.topics) != 1 {
+		t.Errorf("second run: %q with %d notifications, want up to date with 1", r.Step(setup.StepEvents).Status, len(b.topics))
+	}
+	if r, _ := runSetup(t, awsLike(), setup.Options{AppURL: appURL, Region: "us-east-1"}); r.Step(setup.StepEvents).Status != "" {
+		t.Errorf("without SNS_TOPIC_ARN the step ran: %q", r.Step(setup.StepEvents).Status)
+	}
+	gwOpts := opts
+	gwOpts.Region = gw.Region
+	if r, _ := runSetup(t, newStore(t, "setup-events"), gwOpts); r.Step(setup.StepEvents).Status != setup.Unsupported {
+		t.Errorf("on versitygw: %q, want %q", r.Step(setup.StepEvents).Status, setup.Unsupported)
+	}
+}

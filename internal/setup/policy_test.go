@@ -136,6 +136,7 @@ type fakeBucket struct {
 	pab       s3store.PublicAccessBlock
 	ownership string
 	policy    string
+	topics    []s3store.TopicNotification
 	denied    map[string]bool // S3 calls answered AccessDenied
 	writes    []string
 }
@@ -185,6 +186,16 @@ func (f *fakeBucket) GetObjectOwnership(context.Context) (string, error) {
 }
 func (f *fakeBucket) GetBucketPolicy(context.Context) (string, error) {
 	return f.policy, f.call("GetBucketPolicy")
+}
+func (f *fakeBucket) GetTopicNotifications(context.Context) ([]s3store.TopicNotification, error) {
+	return f.topics, f.call("GetBucketNotificationConfiguration")
+}
+func (f *fakeBucket) PutTopicNotification(_ context.Context, n s3store.TopicNotification) error {
+	if err := f.call("PutBucketNotificationConfiguration"); err != nil {
+		return err
+	}
+	f.topics = append(f.topics, n)
+	return nil
 }
 func (f *fakeBucket) PutBucketPolicy(_ context.Context, p string) error {
 	if err := f.call("PutBucketPolicy"); err != nil {

@@ -39,6 +39,8 @@ type Bucket interface {
 	GetObjectOwnership(ctx context.Context) (string, error)
 	GetBucketPolicy(ctx context.Context) (string, error)
 	PutBucketPolicy(ctx context.Context, policy string) error
+	GetTopicNotifications(ctx context.Context) ([]s3store.TopicNotification, error)
+	PutTopicNotification(ctx context.Context, n s3store.TopicNotification) error
 }
 
 // Options says what the bucket should allow.
@@ -51,7 +53,10 @@ type Options struct {
 	// ApplyBucketPolicy writes the CloudFront statement into the bucket
 	// policy (other statements kept); otherwise setup only checks for it.
 	ApplyBucketPolicy bool
-	DryRun            bool // report, change nothing
+	// SNSTopicARN (SNS_TOPIC_ARN) is the topic the bucket tells of new
+	// objects under incoming/; empty skips the notification step.
+	SNSTopicARN string
+	DryRun      bool // report, change nothing
 }
 
 // Status is the outcome of one step.
@@ -121,13 +126,21 @@ const (
 	StepPublicAccess = "Block Public Access"
 	StepOwnership    = "Object Ownership"
 	StepBucketPolicy = "Bucket policy"
+	StepEvents       = "Event notification"
 )
 
 // CORSRuleID and LifecycleRuleID name the rules setup owns.
 const (
 	CORSRuleID      = "uploader-browser-uploads"
 	LifecycleRuleID = "uploader-expire-incoming"
+	// NotificationID names the bucket notification setup owns.
+	NotificationID = "uploader-incoming-created"
 )
+
+// DesiredNotification tells topic of every object created under incoming/.
+func DesiredNotification(topic string) s3store.TopicNotification {
+	return s3store.TopicNotification{ID: NotificationID, TopicARN: topic, Events: []string{"s3:ObjectCreated:*"}, Prefix: upload.IncomingPrefix}
+}
 
 // DesiredCORS is the bucket's CORS rule for an app at appURL: POST from
 // that origin only (upload.js sends a multipart form with XHR, whose
@@ -193,6 +206,9 @@ func Run(ctx context.Context, b Bucket, opts Options, w io.Writer) Report {
 		r.ownership(ctx)
 		if opts.CloudFrontARN != "" {
 			r.bucketPolicy(ctx)
+		}
+		if opts.SNSTopicARN != "" {
+			r.events(ctx)
 		}
 	}
 	r.printPolicies()
@@ -417,6 +433,46 @@ func (r *runner) bucketPolicy(ctx context.Context) {
 	}
 }
 
+func (r *runner) events(ctx context.Context) {
+	want := DesiredNotification(r.opts.SNSTopicARN)
+	detail := "objects created under incoming/ are announced to " + want.TopicARN
+	have, err := r.b.GetTopicNotifications(ctx)
+	if err != nil {
+		r.fail(StepEvents, "GetBucketNotificationConfiguration", err)
+		return
+	}
+	if slices.ContainsFunc(have, func(n s3store.TopicNotification) bool {
+		return n.ID == want.ID && n.TopicARN == want.TopicARN && n.Prefix == want.Prefix && slices.Equal(n.Events, want.Events)
+	}) {
+		r.add(Step{Name: StepEvents, Status: UpToDate, Detail: detail})
+		return
+	}
+	if r.opts.DryRun {
+		r.add(Step{Name: StepEvents, Status: WouldUpdate, Detail: "would set: " + detail})
+		return
+	}
+	if err := r.b.PutTopicNotification(ctx, want); err != nil {
+		// S3 checks that it may publish: a refusal here usually means the
+		// topic policy printed below is not attached yet.
+		r.fail(StepEvents, "PutBucketNotificationConfiguration", err)
+		return
+	}
+	r.add(Step{Name: StepEvents, Status: Updated, Detail: detail + " (other notifications kept)"})
+}
+
+// SNSTopicPolicy is the topic's access policy that lets the bucket publish
+// its events, and nobody else.
+func SNSTopicPolicy(bucket, region, topic string) Policy {
+	return Policy{Version: policyVersion, Statement: []Statement{{
+		Sid:       "UploaderBucketEvents",
+		Effect:    "Allow",
+		Principal: map[string]string{"Service": "s3.amazonaws.com"},
+		Action:    []string{"SNS:Publish"},
+		Resource:  []string{topic},
+		Condition: map[string]map[string]string{"ArnLike": {"aws:SourceArn": BucketARN(bucket, region)}},
+	}}}
+}
+
 func (r *runner) printPolicies() {
 	bucket := r.b.Bucket()
 	p, err := UploadUserPolicy(bucket, r.opts.Region, r.opts.CloudFrontARN)
@@ -426,6 +482,11 @@ func (r *runner) printPolicies() {
 		p, _ = UploadUserPolicy(bucket, r.opts.Region, "")
 	}
 	fmt.Fprintf(r.w, "\nIAM policy for the upload user (the keys in AWS_ACCESS_KEY_ID on the dynos); attach it as an inline policy:\n%s\n", p.JSON())
+	if t := r.opts.SNSTopicARN; t != "" {
+		fmt.Fprintf(r.w, "\nAccess policy of the SNS topic %s (lets the bucket publish its events); then subscribe the app:\n"+
+			"  aws sns subscribe --topic-arn %s --protocol https --notification-endpoint %s/api/s3-events\n%s\n",
+			t, t, strings.TrimRight(r.opts.AppURL, "/"), SNSTopicPolicy(bucket, r.opts.Region, t).JSON())
+	}
 	if r.opts.CloudFrontARN == "" {
 		fmt.Fprintln(r.w, "\nNo CLOUDFRONT_DISTRIBUTION_ARN: set it to print the bucket policy that lets CloudFront read variants/.")
 		return
