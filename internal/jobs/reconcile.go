@@ -33,6 +33,8 @@ type ReconcileObjects interface {
 	Delete(ctx context.Context, keys ...string) error
 	ListMultipartUploads(ctx context.Context, prefix string) ([]s3store.MultipartUpload, error)
 	AbortMultipart(ctx context.Context, key, uploadID string) error
+	ListParts(ctx context.Context, key, uploadID string) ([]s3store.Part, error)
+	CompleteMultipart(ctx context.Context, key, uploadID string, parts []s3store.Part) error
 }
 
 // Reconciler repairs what crashes and lost messages leave behind:
@@ -121,6 +123,9 @@ func (r *Reconciler) expire(ctx context.Context, now time.Time, rep *ReconcileRe
 			continue
 		}
 		p, ok := r.Profiles[u.Profile]
+		if u.MultipartID != "" {
+			r.finishParts(ctx, u)
+		}
 		info, herr := r.Objects.Head(ctx, upload.IncomingKey(u.ID))
 		switch {
 		case herr == nil && ok && info.Size > 0 && info.Size <= p.MaxBytes:
@@ -185,6 +190,34 @@ func (r *Reconciler) orphans(ctx context.Context, now time.Time, rep *ReconcileR
 	}
 	rep.OrphansDeleted += len(stale)
 	return nil
+}
+
+// finishParts completes the multipart upload of an expired row whose
+// every part arrived at its planned size: its client sent the file but
+// never said so. Only at expiry, when no client may resume any more.
+func (r *Reconciler) finishParts(ctx context.Context, u *upload.Upload) {
+	key := upload.IncomingKey(u.ID)
+	stored, err := r.Objects.ListParts(ctx, key, u.MultipartID)
+	if err != nil {
+		return
+	}
+	have := map[int]s3store.Part{}
+	for _, p := range stored {
+		have[p.Number] = p
+	}
+	var parts []s3store.Part
+	for _, spec := range upload.PlanParts(u.DeclaredBytes, u.PartSize) {
+		p, ok := have[spec.Number]
+		if !ok || p.Size != spec.Size {
+			return
+		}
+		parts = append(parts, p)
+	}
+	if err := r.Objects.CompleteMultipart(ctx, key, u.MultipartID, parts); err != nil {
+		r.Logger.Warn("could not complete the parts of an expired upload", "upload_id", u.ID, "err", err)
+		return
+	}
+	r.Logger.Info("completed the parts of an expired upload", "upload_id", u.ID)
 }
 
 // abortParts aborts the multipart uploads under incoming/ that no pending,

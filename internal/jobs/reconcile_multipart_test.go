@@ -15,6 +15,10 @@ import (
 // newMultipart makes a pending multipart upload with S3's upload started
 // and its first part stored.
 func (e *env) newMultipart(t *testing.T, created time.Time, expires time.Duration, withRow bool) (id, s3ID string) {
+	return e.newMultipartOf(t, created, expires, withRow, 20<<20)
+}
+
+func (e *env) newMultipartOf(t *testing.T, created time.Time, expires time.Duration, withRow bool, declared int64) (id, s3ID string) {
 	t.Helper()
 	ctx := context.Background()
 	id = upload.NewID(created)
@@ -35,7 +39,7 @@ func (e *env) newMultipart(t *testing.T, created time.Time, expires time.Duratio
 	if withRow {
 		u := &upload.Upload{
 			ID: id, Profile: "avatar", Owner: "t_test", Filename: "a.jpg", DeclaredType: "image/jpeg",
-			DeclaredBytes: 20 << 20, Status: upload.StatusPending, CreatedAt: created, UpdatedAt: created,
+			DeclaredBytes: declared, Status: upload.StatusPending, CreatedAt: created, UpdatedAt: created,
 			ExpiresAt: created.Add(expires), MultipartID: s3ID, PartSize: 8 << 20,
 		}
 		if err := e.db.CreateUpload(ctx, u); err != nil {
@@ -87,5 +91,26 @@ func TestReconcileAbortsMultipart(t *testing.T) {
 	}
 	if parts, err := s3.ListParts(ctx, upload.IncomingKey(liveID), liveS3); err != nil || len(parts) != 1 {
 		t.Errorf("live upload's parts: %v %v, want its one part", parts, err)
+	}
+}
+
+// TestReconcileFinishesSentParts: every part arrived but the client never
+// called complete; at expiry the reconciler completes the multipart upload
+// and queues the job instead of throwing the file away.
+func TestReconcileFinishesSentParts(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	now := time.Now()
+	id, _ := e.newMultipartOf(t, now, time.Hour, true, 10) // one part of 10 bytes: all of it
+	r := &Reconciler{Store: e.db, Objects: s3, Enqueuer: e.enq, Profiles: e.profs, Logger: e.log, Now: func() time.Time { return now.Add(2 * time.Hour) }}
+	rep, err := r.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := s3.Head(ctx, upload.IncomingKey(id)); err != nil || info.Size != 10 {
+		t.Errorf("object after the pass: %+v %v, want the 10 bytes sent", info, err)
+	}
+	if u, err := e.db.Upload(ctx, id); err != nil || u.Status != upload.StatusProcessing || rep.Completed != 1 {
+		t.Errorf("row %v %v, report %+v; want processing and 1 completed", u, err, rep)
 	}
 }
