@@ -26,6 +26,9 @@ import (
 // HTTPS delivery for about an hour by default; an older message is a replay.
 const snsMessageAge = time.Hour
 
+// maxSNSCerts bounds the certificate cache.
+const maxSNSCerts = 16
+
 // snsHost is the only kind of host SNS signing certificates and
 // subscription URLs come from.
 var snsHost = regexp.MustCompile(`^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
@@ -187,6 +190,9 @@ func (v *snsVerifier) cachedCert(ctx context.Context, certURL string) (*x509.Cer
 		return nil, err
 	}
 	v.mu.Lock()
+	if len(v.certs) >= maxSNSCerts {
+		clear(v.certs) // SNS uses a handful; more is someone probing
+	}
 	v.certs[certURL] = c
 	v.mu.Unlock()
 	return c, nil
