@@ -7,9 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -116,4 +118,74 @@ func TestBrowserMultipartResume(t *testing.T) {
 	b.checkConsole(t, "upload page", func(p consoleProblem) bool {
 		return strings.Contains(p.String(), "ERR_ABORTED") || strings.Contains(p.String(), "net::")
 	})
+}
+
+// TestBrowserMultipartRetry: part 2 fails twice (a reset connection, then
+// S3's 503 SlowDown); upload.js retries it with backoff and the upload
+// ends ready. The failures are injected by Chromium's request
+// interception, standing in for a flaky network.
+func TestBrowserMultipartRetry(t *testing.T) {
+	a := startApp(t, nil)
+	b := newBrowser(t)
+	data := noisePNGOf(t, 2500)
+	file := writeFile(t, "panorama.png", data)
+
+	var mu sync.Mutex
+	attempts := 0
+	if err := chromedp.Listen(b.ctx, func(ev any) {
+		e, ok := ev.(*fetch.EventRequestPaused)
+		if !ok {
+			return
+		}
+		n := 0 // a CORS preflight goes through untouched
+		if e.Request.Method == "PUT" {
+			mu.Lock()
+			attempts++
+			n = attempts
+			mu.Unlock()
+		}
+		go func() {
+			var err error
+			switch n {
+			case 0:
+				_, err = chromedp.Call(b.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID})
+			case 1:
+				_, err = chromedp.Call(b.ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: e.RequestID, ErrorReason: network.ErrorReasonConnectionReset})
+			case 2:
+				_, err = chromedp.Call(b.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: e.RequestID, ResponseCode: 503,
+					ResponseHeaders: []*fetch.HeaderEntry{{Name: "Access-Control-Allow-Origin", Value: "*"}, {Name: "Content-Type", Value: "application/xml"}},
+					Body:            []byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)})
+			default:
+				_, err = chromedp.Call(b.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID})
+			}
+			if err != nil && b.ctx.Err() == nil {
+				t.Errorf("interception: %v", err)
+			}
+		}()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b.do(t, 15*time.Second,
+		chromedp.Navigate(a.base+"/"),
+		chromedp.WaitReady(chromedp.CSS("#upload-form.is-enhanced")),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{
+				{URLPattern: "*partNumber=2&*", RequestStage: fetch.RequestStageRequest},
+			}})
+			return err
+		}),
+		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{file}),
+	)
+	b.waitFor(t, "the upload to finish", allDone(1), 90*time.Second)
+	if state := eval[string](t, b, `document.querySelector('li.upload-item').dataset.state`); state != "ready" {
+		t.Errorf("after two failures of part 2: %s (%s), want ready", state, b.pageText(t))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts != 3 {
+		t.Errorf("part 2 was sent %d times, want 3 (two failures, then the retry that worked)", attempts)
+	}
+	if n := eval[int](t, b, `document.querySelectorAll('li.upload-item progress').length`); n != 1 {
+		t.Errorf("%d progress bars for one file, want 1", n)
+	}
 }
