@@ -178,7 +178,7 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 		cfg.AppURL = "http://localhost:" + strconv.Itoa(cfg.Port)
 	}
 	// The web port listens (answering 503) before the gateway starts: the
-	// gateway posts its bucket events there, a test event first.
+	// gateway posts its bucket events there.
 	hs, err := startHTTP(cfg)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	versitybackend "github.com/versity/versitygw/backend"
 	"github.com/versity/versitygw/backend/meta"
 	"github.com/versity/versitygw/backend/posix"
 	"github.com/versity/versitygw/embedgw"
@@ -42,11 +43,10 @@ var s3Mu sync.Mutex
 
 // S3Options are the optional settings of the embedded gateway.
 type S3Options struct {
-	// EventWebhookURL receives the bucket's S3 event records as JSON
-	// POSTs. The gateway posts a test event when it starts and refuses to
-	// start if the connection is refused, so the URL must already listen.
-	// Note that versitygw v1.8 takes an event's key from the request path:
-	// a browser POST (path /bucket) yields a record with an empty key.
+	// EventWebhookURL receives an S3 event record (JSON, as S3 event
+	// notifications send) for every object created: PutObject, a browser's
+	// POST, CompleteMultipartUpload. See eventBackend for why these come
+	// from a wrapper of the backend rather than versitygw's own sender.
 	EventWebhookURL string
 }
 
@@ -90,8 +90,12 @@ func StartS3With(dir, addr string, o S3Options) (*S3, error) {
 		done:      make(chan error, 1),
 		wd:        wd,
 	}
+	var gwBackend versitybackend.Backend = be
+	if o.EventWebhookURL != "" {
+		gwBackend = &eventBackend{Backend: be, url: o.EventWebhookURL, region: s.Region, client: &http.Client{Timeout: 5 * time.Second}}
+	}
 	go func() {
-		s.done <- embedgw.RunVersityGW(ctx, be, &embedgw.Config{
+		s.done <- embedgw.RunVersityGW(ctx, gwBackend, &embedgw.Config{
 			RootUserAccess:    DevAccessKey,
 			RootUserSecret:    DevSecretKey,
 			Region:            s.Region,
@@ -100,7 +104,6 @@ func StartS3With(dir, addr string, o S3Options) (*S3, error) {
 			MaxRequests:       1000,
 			MultipartMaxParts: 10000,
 			Quiet:             true,
-			EventWebhookURL:   o.EventWebhookURL,
 			// Without keep-alive the gateway stops at once; with it, its
 			// shutdown waits for clients' idle connections to time out.
 		})

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"uploader/internal/upload"
 )
@@ -85,13 +84,6 @@ func (s *Server) handleS3Event(ctx context.Context, ev s3Event) error {
 		if k, err := url.QueryUnescape(key); err == nil { // AWS sends keys form-encoded
 			key = k
 		}
-		if key == "" {
-			// versitygw v1.8 takes the key from the request path, which
-			// for a browser POST is only the bucket: look at the uploads
-			// that may have just arrived.
-			errs = append(errs, s.sweepArrived(ctx))
-			continue
-		}
 		id, ok := strings.CutPrefix(key, upload.IncomingPrefix)
 		if !ok || !upload.ValidID(id) {
 			continue
@@ -124,27 +116,4 @@ func (s *Server) arrived(ctx context.Context, id string) error {
 	}
 	s.log.Info("upload completed by S3 event", "upload_id", id)
 	return nil
-}
-
-// sweepLimit bounds the uploads one key-less event looks at.
-const sweepLimit = 200
-
-// sweepArrived completes recent pending POST uploads whose object exists.
-func (s *Server) sweepArrived(ctx context.Context) error {
-	now := s.now()
-	us, err := s.store.UploadsByStatus(ctx, upload.StatusPending, now.Add(time.Minute), sweepLimit)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, u := range us {
-		if u.MultipartID != "" || now.After(u.ExpiresAt.Add(5*time.Minute)) {
-			continue // a multipart upload's event carries its key
-		}
-		if _, err := s.objects.Head(ctx, upload.IncomingKey(u.ID)); err != nil {
-			continue
-		}
-		errs = append(errs, s.arrived(ctx, u.ID))
-	}
-	return errors.Join(errs...)
 }
