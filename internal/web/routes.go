@@ -14,6 +14,10 @@ import (
 // Handler returns the whole route table.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
+	// Cookie- and basic-auth-authenticated state changes must come from our
+	// own origin: a browser sends cached credentials along with a form
+	// another site posts.
+	sameOrigin := http.NewCrossOriginProtection().Handler
 	r.Use(middleware.RequestID, middleware.RealIP, s.requestLog, middleware.Recoverer, s.securityHeaders)
 
 	r.Get("/healthz", s.healthz)
@@ -24,8 +28,7 @@ func (s *Server) Handler() http.Handler {
 	}
 
 	r.Group(func(r chi.Router) {
-		// Cookie-authenticated state changes must come from our own origin.
-		r.Use(http.NewCrossOriginProtection().Handler, s.authenticate, s.requireOwner)
+		r.Use(sameOrigin, s.authenticate, s.requireOwner)
 
 		r.Get("/uploads/{id}/events", s.api(s.uploadEvents)) // a stream: no deadline
 
@@ -46,7 +49,7 @@ func (s *Server) Handler() http.Handler {
 		})
 	})
 	if s.admin != nil {
-		r.With(s.adminOnly).Handle("/admin/queues*", s.admin)
+		r.With(sameOrigin, s.adminOnly).Handle("/admin/queues*", s.admin)
 	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		err := upload.Errorf(upload.ENOTFOUND, "There is no page at %s.", r.URL.Path)
