@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"uploader/internal/sqlstore"
+	"uploader/internal/upload"
 )
 
 // Tests of issue 11: what an anonymous or hostile client can do to a
@@ -49,5 +56,125 @@ func TestAdminRefusesCrossSiteForms(t *testing.T) {
 	}
 	if st := pause("same-origin", a.base); st != http.StatusInternalServerError {
 		t.Errorf("second pause: %d, want asynq's 500 'already paused'", st)
+	}
+}
+
+// TestPresignFloodWithRotatingForwardedFor replays the flood the review
+// measured: 700 presigns from one client that keeps no cookie (a new
+// anonymous owner every time) and writes a different X-Forwarded-For on
+// each. With no trusted proxy configured the header counts for nothing:
+// most presigns are refused with 429 and Retry-After, the rows written stay
+// within one budget, and the upload page from the same address is refused
+// as well.
+func TestPresignFloodWithRotatingForwardedFor(t *testing.T) {
+	dir := t.TempDir()
+	a := startApp(t, map[string]string{"DATA_DIR": dir})
+	start := time.Now()
+	codes := map[int]int{}
+	for i := range 700 {
+		req, _ := http.NewRequest("POST", a.base+"/api/uploads", strings.NewReader(`{"filename":"a.jpg","content_type":"image/jpeg","size":1000,"profile":"photo"}`))
+		req.Header.Set("Content-Type", "application/json")
+		ip := fmt.Sprintf("198.51.%d.%d", i/250, i%250+1)
+		req.Header.Set("X-Forwarded-For", ip)
+		req.Header.Set("X-Real-IP", ip)
+		req.Header.Set("True-Client-IP", ip)
+		resp, err := http.DefaultClient.Do(req) // no cookie jar
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	elapsed := time.Since(start)
+	t.Logf("700 presigns in %s: %v", elapsed.Round(time.Millisecond), codes)
+	if codes[http.StatusCreated]+codes[http.StatusTooManyRequests] != 700 {
+		t.Fatalf("answers other than 201 and 429: %v", codes)
+	}
+	// Fresh sessions from one address share one owner budget: a burst of
+	// PRESIGN_PER_MINUTE/4 (30), refilled at 2 a second.
+	bound := 30 + int(elapsed.Seconds()*2) + 1
+	if codes[http.StatusCreated] > bound {
+		t.Errorf("%d presigns accepted in %s; the budget allows %d", codes[http.StatusCreated], elapsed, bound)
+	}
+	if codes[http.StatusTooManyRequests] < 500 {
+		t.Errorf("only %d of 700 refused", codes[http.StatusTooManyRequests])
+	}
+	db, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(dir, "uploader.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.UploadsByStatus(context.Background(), upload.StatusPending, time.Now().Add(time.Hour), 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != codes[http.StatusCreated] {
+		t.Errorf("%d rows written for %d accepted presigns", len(rows), codes[http.StatusCreated])
+	}
+
+	// Every view of the page signs a policy: it shares the address's budget,
+	// which the flood spent.
+	resp, err := http.Get(a.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(page), "try again in") {
+		t.Errorf("GET / after the flood: %d, Retry-After %q; want 429 with a page saying when to retry", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+// TestTrustedProxies: which X-Forwarded-For hop names the client. Two
+// requests count as one client when they share it, and as two otherwise;
+// PRESIGN_PER_MINUTE_IP=4 allows one at once, so the second presign of the
+// same client is refused.
+func TestTrustedProxies(t *testing.T) {
+	for _, c := range []struct {
+		name, trusted string
+		first, second string // X-Forwarded-For of two presigns
+		sameClient    bool
+	}{
+		// Heroku's router is the peer and appends the address it was
+		// reached from; what the client wrote stays on the left.
+		{"heroku: the router's hop is the client", "heroku", "203.0.113.1, 198.51.100.7", "203.0.113.2, 198.51.100.7", true},
+		{"heroku: spoofed left entries change nothing", "heroku", "198.51.100.7", "10.9.9.9, 198.51.100.8", false},
+		// A proxy on loopback (the test's own address) in front of the app.
+		{"CIDR: a trusted proxy's hop is read", "127.0.0.0/8", "192.0.2.1, 198.51.100.7", "192.0.2.2, 198.51.100.7", true},
+		{"CIDR: trusted hops are skipped", "127.0.0.0/8,10.0.0.0/8", "198.51.100.7, 10.0.0.3", "198.51.100.7, 10.0.0.4", true},
+		// The default: the header is the client's own word.
+		{"none: the header is ignored", "", "198.51.100.7", "198.51.100.8", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := startApp(t, map[string]string{
+				"API_TOKENS": "tok", "ALLOW_ANONYMOUS": "false", "PRESIGN_PER_MINUTE": "100000",
+				"PRESIGN_PER_MINUTE_IP": "4", "TRUSTED_PROXIES": c.trusted,
+			})
+			presign := func(xff string) int {
+				req, _ := http.NewRequest("POST", a.base+"/api/uploads", strings.NewReader(`{"filename":"a.jpg","content_type":"image/jpeg","size":1000}`))
+				req.Header.Set("Authorization", "Bearer tok")
+				req.Header.Set("X-Forwarded-For", xff)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			if st := presign(c.first); st != http.StatusCreated {
+				t.Fatalf("first presign: %d", st)
+			}
+			want := http.StatusCreated
+			if c.sameClient {
+				want = http.StatusTooManyRequests
+			}
+			if st := presign(c.second); st != want {
+				t.Errorf("second presign (X-Forwarded-For %q after %q): %d, want %d", c.second, c.first, st, want)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -48,6 +49,10 @@ type Config struct {
 
 	PresignPerMinute   int // PRESIGN_PER_MINUTE: presigns per owner per minute
 	PresignPerMinuteIP int // PRESIGN_PER_MINUTE_IP: presigns per client IP per minute
+	// TrustedProxies (TRUSTED_PROXIES) lists the proxies whose
+	// X-Forwarded-For is believed: CIDRs, addresses, or "heroku" (the peer
+	// is Heroku's router; the hop it appends is the client). Empty: none.
+	TrustedProxies string
 
 	AdminUser     string // ADMIN_USER: guards /admin/queues (asynqmon)
 	AdminPassword string // ADMIN_PASSWORD
@@ -89,6 +94,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:                  or(getenv("LOG_LEVEL"), "info"),
 		AdminUser:                 getenv("ADMIN_USER"),
 		AdminPassword:             getenv("ADMIN_PASSWORD"),
+		TrustedProxies:            strings.TrimSpace(getenv("TRUSTED_PROXIES")),
 		AllowAnonymous:            false,
 	}
 	var errs []error
@@ -188,6 +194,16 @@ func (c Config) Validate() error {
 	}
 	if c.PresignPerMinuteIP < 1 {
 		add("PRESIGN_PER_MINUTE_IP=%d: use at least 1 (default 600)", c.PresignPerMinuteIP)
+	}
+	for _, f := range strings.Split(c.TrustedProxies, ",") {
+		if f = strings.TrimSpace(f); f == "" || strings.EqualFold(f, "heroku") {
+			continue
+		}
+		if _, err := netip.ParsePrefix(f); err != nil {
+			if _, err := netip.ParseAddr(f); err != nil {
+				add("TRUSTED_PROXIES: %q is not an address or CIDR; use e.g. 10.0.0.0/8,192.0.2.7, or heroku on Heroku", f)
+			}
+		}
 	}
 	if (c.AdminUser == "") != (c.AdminPassword == "") {
 		add("ADMIN_USER and ADMIN_PASSWORD: set both to mount /admin/queues, or neither")

@@ -23,6 +23,7 @@ const (
 // identity is who is asking: an API token's owner or a browser session's.
 type identity struct {
 	Owner string
+	Fresh bool // an anonymous session made on this request: the caller sent no valid cookie
 }
 
 func ownerOf(ctx context.Context) identity {
@@ -54,7 +55,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			if !ok {
 				owner = s.newSession(w)
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerKey, identity{Owner: owner})))
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerKey, identity{Owner: owner, Fresh: !ok})))
 			return
 		}
 		next.ServeHTTP(w, r)

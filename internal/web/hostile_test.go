@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/textproto"
 	"net/url"
 	"os"
@@ -211,5 +213,83 @@ func TestUploadedLinkExpires(t *testing.T) {
 	}
 	if _, err := db.Upload(ctx, id); upload.ErrorCode(err) != upload.ENOTFOUND {
 		t.Errorf("an expired link wrote a row: %v", err)
+	}
+}
+
+// TestLimiterMemoryIsBounded: a flood from ever new addresses (IPv6 gives
+// a client plenty) keeps at most maxKeys buckets, forgetting the one seen
+// longest ago; a caller still active keeps its bucket, and so its limit.
+func TestLimiterMemoryIsBounded(t *testing.T) {
+	l := newLimiter(60) // a burst of 15
+	l.maxKeys = 1000
+	now := time.Now()
+	for range 15 {
+		l.allow("busy", now)
+	}
+	if ok, wait := l.allow("busy", now); ok || wait <= 0 {
+		t.Fatalf("the 16th call in a burst of 15 was allowed (wait %s)", wait)
+	}
+	for i := range 100_000 {
+		l.allow(fmt.Sprintf("ip:2001:db8:%x::", i), now)
+		if i%500 == 0 {
+			l.allow("busy", now) // still active: stays near the front
+		}
+	}
+	if n := l.len(); n > 1000 {
+		t.Errorf("%d buckets kept, want at most 1000", n)
+	}
+	if ok, _ := l.allow("busy", now); ok {
+		t.Error("the busy caller's bucket was evicted: its limit reset")
+	}
+	if _, kept := l.buckets["ip:2001:db8:0::"]; kept {
+		t.Error("the oldest key was kept")
+	}
+	// Idle callers' buckets go once they would be full again.
+	l.allow("later", now.Add(3*time.Minute))
+	if n := l.len(); n != 1 {
+		t.Errorf("%d buckets after everyone else was quiet for 3 minutes, want 1", n)
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	for _, c := range []struct {
+		trusted, peer string
+		xff           []string
+		want          string
+	}{
+		{"", "192.0.2.1:5000", []string{"203.0.113.9"}, "192.0.2.1"},
+		{"", "[2001:db8::1]:5000", nil, "2001:db8::1"},
+		// Heroku: the router is the peer; its hop is the last entry.
+		{"heroku", "10.1.2.3:40000", []string{"6.6.6.6, 203.0.113.9"}, "203.0.113.9"},
+		{"heroku", "10.1.2.3:40000", []string{"6.6.6.6", "203.0.113.9"}, "203.0.113.9"}, // two header lines
+		{"heroku", "10.1.2.3:40000", nil, "10.1.2.3"},
+		{"heroku", "10.1.2.3:40000", []string{"6.6.6.6, not-an-ip"}, "10.1.2.3"},
+		// CIDRs: only a trusted peer's header is read, and trusted hops are skipped.
+		{"10.0.0.0/8", "192.0.2.1:5000", []string{"203.0.113.9"}, "192.0.2.1"},
+		{"10.0.0.0/8, 172.16.0.1", "10.0.0.2:5000", []string{"6.6.6.6, 203.0.113.9, 172.16.0.1"}, "203.0.113.9"},
+		{"10.0.0.0/8", "10.0.0.2:5000", []string{"10.0.0.9, 10.0.0.8"}, "10.0.0.9"},
+		{"::1/128", "[::1]:5000", []string{"2001:db8::7"}, "2001:db8::7"},
+		{"127.0.0.1", "[::ffff:127.0.0.1]:5000", []string{"203.0.113.9"}, "203.0.113.9"},
+	} {
+		p, err := parseProxies(c.trusted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = c.peer
+		for _, v := range c.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		if got := p.clientIP(r).String(); got != c.want {
+			t.Errorf("TRUSTED_PROXIES=%q, peer %s, X-Forwarded-For %q: client %s, want %s", c.trusted, c.peer, c.xff, got, c.want)
+		}
+	}
+	if _, err := parseProxies("10.0.0.0/33"); err == nil || !strings.Contains(err.Error(), "TRUSTED_PROXIES") {
+		t.Errorf("bad CIDR: %v", err)
+	}
+	// One IPv6 subscriber (a /64) is one client.
+	a, b := ipKey(netip.MustParseAddr("2001:db8:1:2::1")), ipKey(netip.MustParseAddr("2001:db8:1:2:ffff::9"))
+	if a != b || a == ipKey(netip.MustParseAddr("2001:db8:1:3::1")) {
+		t.Errorf("IPv6 keys: %s %s", a, b)
 	}
 }

@@ -18,7 +18,7 @@ func (s *Server) Handler() http.Handler {
 	// own origin: a browser sends cached credentials along with a form
 	// another site posts.
 	sameOrigin := http.NewCrossOriginProtection().Handler
-	r.Use(middleware.RequestID, middleware.RealIP, s.requestLog, middleware.Recoverer, s.securityHeaders)
+	r.Use(middleware.RequestID, s.requestLog, middleware.Recoverer, s.securityHeaders)
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/static/*", s.serveStatic)
@@ -35,10 +35,10 @@ func (s *Server) Handler() http.Handler {
 		r.Group(func(r chi.Router) {
 			r.Use(apiDeadline(15 * time.Second))
 
-			r.Get("/", s.page(s.index))
+			r.With(s.limitByIP).Get("/", s.page(s.index))
 			r.Get("/uploads", s.page(s.gallery))
 			r.Get("/uploads/{id}", s.page(s.showUploadPage))
-			r.Get("/uploads/{id}/uploaded", s.page(s.uploaded))
+			r.With(s.limitPresign).Get("/uploads/{id}/uploaded", s.page(s.uploaded))
 			r.Post("/uploads/{id}/delete", s.page(s.deleteUploadPage))
 
 			r.With(s.limitPresign).Post("/api/uploads", s.api(s.createUpload))

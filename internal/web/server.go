@@ -65,6 +65,10 @@ type Config struct {
 	PresignPerMinute   int // per owner
 	PresignPerMinuteIP int // per client IP
 
+	// TrustedProxies (TRUSTED_PROXIES) names the hops whose X-Forwarded-For
+	// is believed: CIDRs, addresses, or "heroku". Empty trusts none.
+	TrustedProxies string
+
 	AdminUser, AdminPassword string // guard Admin; both empty = no admin surface
 }
 
@@ -85,6 +89,7 @@ type Server struct {
 	cdnCache Invalidator
 
 	ownerLimit, ipLimit *limiter
+	proxies             proxies
 
 	closing     chan struct{} // closed when the HTTP server starts shutting down
 	closingOnce sync.Once
@@ -130,6 +135,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Admin != nil && (d.Config.AdminUser == "" || d.Config.AdminPassword == "") {
 		return nil, errors.New("web: the admin surface needs ADMIN_USER and ADMIN_PASSWORD")
+	}
+	if s.proxies, err = parseProxies(d.Config.TrustedProxies); err != nil {
+		return nil, err
 	}
 	for _, t := range d.Config.APITokens {
 		sum := sha256.Sum256([]byte(t))
