@@ -1,15 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"uploader/internal/devstack"
 	"uploader/internal/sqlstore"
 	"uploader/internal/upload"
 )
@@ -177,4 +181,193 @@ func TestTrustedProxies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSlowBodyIsCutOff: a client that sends its headers promptly, then the
+// body one byte at a time, would hold its connection (and a goroutine)
+// for as long as it likes. With HTTP_BODY_TIMEOUT=1s the server answers
+// and hangs up while most of the body is still unsent; a request on the
+// same connection before that, sent at once, is served normally.
+func TestSlowBodyIsCutOff(t *testing.T) {
+	a := startApp(t, map[string]string{"HTTP_BODY_TIMEOUT": "1s"})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(a.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"filename":"a.jpg","content_type":"image/jpeg","size":1000,"profile":"photo"}`
+	body += strings.Repeat(" ", 120-len(body))
+	head := "POST /api/uploads HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
+	br := bufio.NewReader(conn)
+
+	// A prompt request first: the deadline must not outlive its request.
+	if _, err := io.WriteString(conn, head+body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("prompt presign: %d", resp.StatusCode)
+	}
+	time.Sleep(1500 * time.Millisecond) // idle past the body timeout, keeping the connection
+
+	// Then the trickle: one byte every 50 ms would take 6 s.
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatalf("the connection did not survive an idle moment: %v", err)
+	}
+	answered := make(chan *http.Response, 1)
+	go func() {
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // the test's own bound, not an assertion
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Errorf("no answer to the slow body: %v", err)
+			close(answered)
+			return
+		}
+		answered <- resp
+	}()
+	sent := 0
+	resp = nil
+	ok := true
+trickle:
+	for sent < len(body) {
+		select {
+		case resp, ok = <-answered:
+			break trickle
+		case <-time.After(50 * time.Millisecond):
+		}
+		if _, err := conn.Write([]byte{body[sent]}); err != nil {
+			break // the server hung up
+		}
+		sent++
+	}
+	if resp == nil && ok {
+		resp = <-answered
+	}
+	if resp == nil {
+		return
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	t.Logf("cut off after %d of %d bytes: %d %s", sent, len(body), resp.StatusCode, msg)
+	if sent >= len(body) {
+		t.Fatalf("the whole trickled body was read (answer %d)", resp.StatusCode)
+	}
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(msg), "too slowly") {
+		t.Errorf("slow body: %d %s; want 400 saying it arrived too slowly", resp.StatusCode, msg)
+	}
+	// The connection is closed after the answer.
+	if _, err := br.ReadByte(); err == nil {
+		t.Error("the connection stayed open after the slow body")
+	}
+}
+
+// startDev runs `uploader dev` with env and the test's free ports, and
+// returns its port, its log and a stop function once /healthz answers on
+// loopback. It stops when the test ends, if not before.
+func startDev(t *testing.T, env map[string]string) (port string, logs *syncBuffer, stop func()) {
+	t.Helper()
+	addr, err := devstack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3addr, err := devstack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ = net.SplitHostPort(addr)
+	vars := map[string]string{"PORT": port, "DEV_S3_ADDR": s3addr, "DATA_DIR": t.TempDir(), "ENV_FILE": "/nonexistent", "LOG_LEVEL": "debug"}
+	for k, v := range env {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs = &syncBuffer{}
+	var stdout syncBuffer
+	done := make(chan struct{})
+	var runErr error
+	go func() {
+		runErr = run(ctx, []string{"dev"}, func(k string) string { return vars[k] }, &stdout, logs)
+		close(done)
+	}()
+	stop = func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("uploader dev did not stop within 30 s")
+		}
+	}
+	t.Cleanup(stop)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-done:
+			t.Fatalf("uploader dev exited: %v\n%s", runErr, logs)
+		default:
+		}
+		if resp, err := http.Get("http://127.0.0.1:" + port + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return port, logs, stop
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("uploader dev not healthy within 30 s\n%s", logs)
+		}
+	}
+}
+
+// outsideAddr is an address of this machine that is not loopback, as
+// another host on the network would reach it.
+func outsideAddr(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
+	}
+	t.Skip("this machine has no non-loopback IPv4 address to test from")
+	return ""
+}
+
+// TestDevStaysOnLoopback: `uploader dev` (an open app with no tokens)
+// cannot be reached from the network unless BIND_ADDR says so, and its
+// log does not carry the S3 gateway's secret key.
+func TestDevStaysOnLoopback(t *testing.T) {
+	outside := outsideAddr(t)
+	reach := func(port string) error {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(outside, port), 5*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+
+	port, logs, stop := startDev(t, nil)
+	if err := reach(port); err == nil {
+		t.Errorf("uploader dev answers on %s:%s, a non-loopback address", outside, port)
+	}
+	log := logs.String()
+	if strings.Contains(log, devstack.DevSecretKey) {
+		t.Errorf("the log carries the S3 secret key:\n%s", log)
+	}
+	if !strings.Contains(log, devstack.DevAccessKey) {
+		t.Errorf("the log does not name the S3 access key:\n%s", log)
+	}
+
+	stop() // one embedded S3 gateway per process
+
+	t.Run("BIND_ADDR=0.0.0.0", func(t *testing.T) {
+		port, _, _ := startDev(t, map[string]string{"BIND_ADDR": "0.0.0.0"})
+		if err := reach(port); err != nil {
+			t.Errorf("BIND_ADDR=0.0.0.0, yet %s:%s is unreachable: %v", outside, port, err)
+		}
+	})
 }

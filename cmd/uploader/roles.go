@@ -169,6 +169,11 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	if cfg.AppURL == "" {
 		cfg.AppURL = "http://localhost:" + strconv.Itoa(cfg.Port)
 	}
+	if cfg.BindAddr == "" {
+		// A developer's machine: nobody else on the network needs to reach
+		// the open (token-less) app or its admin surface.
+		cfg.BindAddr = "127.0.0.1"
+	}
 	if cfg.S3Endpoint == "" && cfg.S3Bucket == "" {
 		s3, err := devstack.StartS3(filepath.Join(cfg.DataDir, "s3"), cfg.DevS3Addr)
 		if err != nil {
@@ -177,8 +182,10 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 		cl.add(s3.Stop)
 		cfg.S3Endpoint, cfg.S3Bucket, cfg.S3Region = s3.Endpoint, "uploads", s3.Region
 		cfg.S3AccessKey, cfg.S3SecretKey = s3.AccessKey, s3.SecretKey
+		// The secret stays out of the log (logs travel further than the
+		// machine); the README says where to find it.
 		log.Info("embedded S3 gateway (versitygw)", "endpoint", s3.Endpoint, "bucket", cfg.S3Bucket,
-			"access_key", s3.AccessKey, "secret_key", s3.SecretKey, "dir", filepath.Join(cfg.DataDir, "s3"))
+			"access_key", s3.AccessKey, "dir", filepath.Join(cfg.DataDir, "s3"))
 	}
 	if cfg.RedisURL == "" {
 		m, err := devstack.StartRedis("127.0.0.1:0")
@@ -294,8 +301,8 @@ func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Lo
 			SessionSecret: []byte(cfg.SessionSecret), SecureCookies: strings.HasPrefix(cfg.AppURL, "https://"),
 			UploadExpires: cfg.UploadExpires, S3Origin: s3Origin, ServeCDN: serveCDN,
 			PresignPerMinute: cfg.PresignPerMinute, PresignPerMinuteIP: cfg.PresignPerMinuteIP,
-			TrustedProxies: cfg.TrustedProxies,
-			AdminUser:      cfg.AdminUser, AdminPassword: cfg.AdminPassword,
+			TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout,
+			AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword,
 		},
 		Store: p.db, Objects: p.objects, Jobs: p.enqueue, Profiles: p.profiles, CDN: urls, CDNCache: invalidator,
 		Health: map[string]web.Pinger{"database": p.db, "s3": p.objects, "redis": p.enqueue},
@@ -354,9 +361,9 @@ func startWorker(ctx context.Context, cfg config.Config, p *parts, log *slog.Log
 
 // serveHTTP serves until ctx ends, then drains requests for up to 20 s.
 func serveHTTP(ctx context.Context, cfg config.Config, h *web.Server, log *slog.Logger, stdout io.Writer) error {
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Port)))
 	if err != nil {
-		return fmt.Errorf("PORT=%d: %w", cfg.Port, err)
+		return fmt.Errorf("BIND_ADDR=%q PORT=%d: %w", cfg.BindAddr, cfg.Port, err)
 	}
 	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	srv.RegisterOnShutdown(h.Closing)

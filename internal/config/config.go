@@ -21,6 +21,13 @@ type Config struct {
 	AppURL  string // APP_URL: the public origin of the web app
 	DataDir string // DATA_DIR: where `uploader dev` keeps its embedded S3 and SQLite
 
+	// BindAddr (BIND_ADDR) is the interface the HTTP server listens on:
+	// empty = all of them, except under `uploader dev`, which uses 127.0.0.1.
+	BindAddr string
+	// BodyTimeout (HTTP_BODY_TIMEOUT) bounds the time a client may take to
+	// send a request body.
+	BodyTimeout time.Duration
+
 	DatabaseURL string // DATABASE_URL: postgres://… or sqlite:PATH
 	RedisURL    string // REDIS_URL: redis:// or rediss://
 	// RedisInsecureSkipVerify accepts Heroku Redis's self-signed certificate
@@ -95,11 +102,13 @@ func Load(getenv func(string) string) (Config, error) {
 		AdminUser:                 getenv("ADMIN_USER"),
 		AdminPassword:             getenv("ADMIN_PASSWORD"),
 		TrustedProxies:            strings.TrimSpace(getenv("TRUSTED_PROXIES")),
+		BindAddr:                  strings.Trim(strings.TrimSpace(getenv("BIND_ADDR")), "[]"),
 		AllowAnonymous:            false,
 	}
 	var errs []error
 	c.Port = intVar(getenv, "PORT", 8080, &errs)
 	c.RedisInsecureSkipVerify = boolVar(getenv, "REDIS_TLS_INSECURE_SKIP_VERIFY", false, &errs)
+	c.BodyTimeout = durationVar(getenv, "HTTP_BODY_TIMEOUT", 10*time.Second, &errs)
 	c.UploadExpires = durationVar(getenv, "UPLOAD_EXPIRES", 10*time.Minute, &errs)
 	c.CloudFrontURLExpires = durationVar(getenv, "CLOUDFRONT_URL_EXPIRES", time.Hour, &errs)
 	// The ID is the ARN's last part; one variable is enough.
@@ -139,6 +148,14 @@ func (c Config) Validate() error {
 	}
 	if c.Port <= 0 || c.Port > 65535 {
 		add("PORT=%d: use a TCP port between 1 and 65535, e.g. 8080", c.Port)
+	}
+	if c.BindAddr != "" && c.BindAddr != "localhost" {
+		if _, err := netip.ParseAddr(c.BindAddr); err != nil {
+			add("BIND_ADDR=%q: use an IP address to listen on, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)", c.BindAddr)
+		}
+	}
+	if c.BodyTimeout < time.Second || c.BodyTimeout > 10*time.Minute {
+		add("HTTP_BODY_TIMEOUT=%s: use a duration between 1s and 10m (default 10s)", c.BodyTimeout)
 	}
 	if c.AppURL != "" {
 		if u, err := url.Parse(c.AppURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -41,3 +41,36 @@ func TestHostileClientSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestListenSettings(t *testing.T) {
+	c, err := Load(env(map[string]string{"APP_ENV": "development"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BindAddr != "" || c.BodyTimeout.String() != "10s" {
+		t.Errorf("defaults: BIND_ADDR %q (uploader dev picks 127.0.0.1), HTTP_BODY_TIMEOUT %s", c.BindAddr, c.BodyTimeout)
+	}
+	for _, bad := range []map[string]string{
+		{"BIND_ADDR": "all"},
+		{"BIND_ADDR": "127.0.0.1:8080"},
+		{"HTTP_BODY_TIMEOUT": "100ms"},
+		{"HTTP_BODY_TIMEOUT": "soon"},
+	} {
+		var name string
+		for k := range bad {
+			name = k
+		}
+		bad["APP_ENV"] = "development"
+		c, err := Load(env(bad))
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%v: error %v does not name %s", bad, err, name)
+		}
+	}
+	c, _ = Load(env(map[string]string{"APP_ENV": "development", "BIND_ADDR": "[::1]"}))
+	if err := c.Validate(); err != nil || c.BindAddr != "::1" {
+		t.Errorf("BIND_ADDR=[::1]: %q, %v", c.BindAddr, err)
+	}
+}

@@ -18,7 +18,7 @@ func (s *Server) Handler() http.Handler {
 	// own origin: a browser sends cached credentials along with a form
 	// another site posts.
 	sameOrigin := http.NewCrossOriginProtection().Handler
-	r.Use(middleware.RequestID, s.requestLog, middleware.Recoverer, s.securityHeaders)
+	r.Use(s.bodyDeadline, middleware.RequestID, s.requestLog, middleware.Recoverer, s.securityHeaders)
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/static/*", s.serveStatic)

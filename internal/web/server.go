@@ -69,6 +69,10 @@ type Config struct {
 	// is believed: CIDRs, addresses, or "heroku". Empty trusts none.
 	TrustedProxies string
 
+	// BodyTimeout (HTTP_BODY_TIMEOUT) is the longest a client may take to
+	// send a request body; 0 means 10 s.
+	BodyTimeout time.Duration
+
 	AdminUser, AdminPassword string // guard Admin; both empty = no admin surface
 }
 
@@ -256,7 +260,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decodeJSON reads a small JSON body into v.
 func decodeJSON(r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<10))
-	if err := dec.Decode(v); err != nil {
+	if err := dec.Decode(v); errors.Is(err, errSlowBody) {
+		return upload.Errorf(upload.EINVALID, "The request body arrived too slowly; send it all at once.")
+	} else if err != nil {
 		return upload.Errorf(upload.EINVALID, "The request body is not valid JSON: %v", err)
 	}
 	return nil
