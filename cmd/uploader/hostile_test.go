@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -370,4 +372,126 @@ func TestDevStaysOnLoopback(t *testing.T) {
 			t.Errorf("BIND_ADDR=0.0.0.0, yet %s:%s is unreachable: %v", outside, port, err)
 		}
 	})
+}
+
+// stream is one open GET /uploads/{id}/events, as EventSource reads it.
+type stream struct {
+	resp   *http.Response
+	events chan status // closed when the server ends the stream
+}
+
+func openStream(t *testing.T, c *http.Client, url string) (*stream, int, apiError) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e apiError
+		json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+		return nil, resp.StatusCode, e
+	}
+	s := &stream{resp: resp, events: make(chan status, 16)}
+	t.Cleanup(func() { resp.Body.Close() })
+	go func() {
+		defer close(s.events)
+		sc := bufio.NewScanner(resp.Body)
+		var event string
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: ") && event == "status":
+				var st status
+				if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &st) == nil {
+					s.events <- st
+				}
+			}
+		}
+	}()
+	return s, resp.StatusCode, apiError{}
+}
+
+// TestEventStreamsAreCapped: one visitor cannot open event streams without
+// bound. Beyond EVENT_STREAMS_PER_OWNER (or, across owners, _PER_IP) a
+// stream is refused with 429 and a JSON error saying to poll (upload.js
+// falls back to polling on it). An admitted stream outlives
+// HTTP_BODY_TIMEOUT, sees its upload through to ready, ends, and frees
+// its place.
+func TestEventStreamsAreCapped(t *testing.T) {
+	a := startApp(t, map[string]string{
+		"EVENT_STREAMS_PER_OWNER": "2", "EVENT_STREAMS_PER_IP": "3", "HTTP_BODY_TIMEOUT": "1s",
+	})
+	img := photo(t, 300, 200)
+	var ps []presigned
+	for range 3 {
+		ps = append(ps, a.presign(t, "a.jpg", "image/jpeg", len(img), "avatar"))
+	}
+	var open []*stream
+	for i, p := range ps[:2] {
+		s, st, _ := openStream(t, a.http, a.base+"/uploads/"+p.ID+"/events")
+		if st != http.StatusOK {
+			t.Fatalf("stream %d: %d", i+1, st)
+		}
+		if ev := <-s.events; ev.Status != "pending" {
+			t.Fatalf("stream %d starts with %q, want pending", i+1, ev.Status)
+		}
+		open = append(open, s)
+	}
+	_, st, e := openStream(t, a.http, a.base+"/uploads/"+ps[2].ID+"/events")
+	if st != http.StatusTooManyRequests || e.Error.Code != "rate_limited" || !strings.Contains(e.Error.Message, "at most 2") {
+		t.Errorf("third stream of one owner: %d %+v; want 429 rate_limited saying at most 2", st, e)
+	}
+
+	// A second visitor from the same address: one more stream fits the
+	// address's 3, the next does not.
+	jar, _ := cookiejar.New(nil)
+	b := &app{base: a.base, http: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+	var bps []presigned
+	for range 2 {
+		bps = append(bps, b.presign(t, "b.jpg", "image/jpeg", len(img), "avatar"))
+	}
+	if _, st, _ := openStream(t, b.http, b.base+"/uploads/"+bps[0].ID+"/events"); st != http.StatusOK {
+		t.Fatalf("the second visitor's first stream: %d", st)
+	}
+	if _, st, e := openStream(t, b.http, b.base+"/uploads/"+bps[1].ID+"/events"); st != http.StatusTooManyRequests || !strings.Contains(e.Error.Message, "address") {
+		t.Errorf("fourth stream from one address: %d %+v; want 429 naming the address", st, e)
+	}
+
+	// Longer than HTTP_BODY_TIMEOUT: the streams must still be open.
+	time.Sleep(1500 * time.Millisecond)
+	if st, body := postToS3(t, ps[0].Upload.URL, ps[0].Upload.Fields, "image/jpeg", img); st != http.StatusCreated {
+		t.Fatalf("S3 POST: %d %s", st, body)
+	}
+	completed := time.Now()
+	a.do(t, "POST", "/api/uploads/"+ps[0].ID+"/complete", nil, nil)
+	var last status
+	timeout := time.After(60 * time.Second) // the test's own bound
+	for done := false; !done; {
+		select {
+		case ev, ok := <-open[0].events:
+			if !ok {
+				done = true
+				break
+			}
+			last = ev
+		case <-timeout:
+			t.Fatalf("the stream did not end within 60 s; last status %q", last.Status)
+		}
+	}
+	if last.Status != "ready" || len(last.Variants) == 0 {
+		t.Fatalf("the stream ended on %q with %d variants, want ready with its variants", last.Status, len(last.Variants))
+	}
+	t.Logf("ready arrived %s after complete (the database fallback reads every 3 s)", time.Since(completed).Round(time.Millisecond))
+	// The ended stream's place is free again.
+	if _, st, _ := openStream(t, a.http, a.base+"/uploads/"+ps[2].ID+"/events"); st != http.StatusOK {
+		t.Errorf("a stream after one ended: %d, want 200", st)
+	}
 }

@@ -49,6 +49,7 @@ type parts struct {
 	objects  *s3store.Store
 	redis    asynq.RedisConnOpt
 	enqueue  *jobs.Enqueuer // one Redis client for queuing, shared by web and worker in dev
+	status   *jobs.StatusFeed
 	profiles upload.Profiles
 }
 
@@ -92,8 +93,10 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, cl *clo
 	}
 	enq := jobs.NewEnqueuer(redis)
 	cl.add(func() { enq.Close() })
+	status := jobs.NewStatusFeed(redis, log)
+	cl.add(func() { status.Close() })
 	log.Info("connected", "database", db.Dialect(), "bucket", objects.Bucket(), "s3_endpoint", or(cfg.S3Endpoint, "AWS"))
-	return &parts{db: db, objects: objects, redis: redis, enqueue: enq, profiles: profiles}, nil
+	return &parts{db: db, objects: objects, redis: redis, enqueue: enq, status: status, profiles: profiles}, nil
 }
 
 func runMigrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
@@ -295,6 +298,7 @@ func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Lo
 			s3Origin = u.Scheme + "://" + u.Host
 		}
 	}
+	go p.status.Run(ctx) // wakes event streams when the worker changes a row
 	return web.New(web.Deps{
 		Config: web.Config{
 			AppURL: cfg.AppURL, APITokens: cfg.APITokens, AllowAnonymous: cfg.AllowAnonymous,
@@ -302,11 +306,12 @@ func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Lo
 			UploadExpires: cfg.UploadExpires, S3Origin: s3Origin, ServeCDN: serveCDN,
 			PresignPerMinute: cfg.PresignPerMinute, PresignPerMinuteIP: cfg.PresignPerMinuteIP,
 			TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout,
+			StreamsPerOwner: cfg.StreamsPerOwner, StreamsPerIP: cfg.StreamsPerIP,
 			AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword,
 		},
-		Store: p.db, Objects: p.objects, Jobs: p.enqueue, Profiles: p.profiles, CDN: urls, CDNCache: invalidator,
+		Store: jobs.Notifying(p.db, p.status), Objects: p.objects, Jobs: p.enqueue, Profiles: p.profiles, CDN: urls, CDNCache: invalidator,
 		Health: map[string]web.Pinger{"database": p.db, "s3": p.objects, "redis": p.enqueue},
-		Logger: log, Admin: admin,
+		Logger: log, Admin: admin, Status: p.status,
 	})
 }
 
@@ -326,14 +331,16 @@ func startWorker(ctx context.Context, cfg config.Config, p *parts, log *slog.Log
 	// hard limit is reached.
 	debug.SetMemoryLimit(int64(cfg.WorkerMemoryMB) << 20)
 
-	rec := &jobs.Reconciler{Store: p.db, Objects: p.objects, Enqueuer: p.enqueue, Profiles: p.profiles, Logger: log}
+	// Every status change the worker makes is published, for the streams.
+	store := jobs.Notifying(p.db, p.status)
+	rec := &jobs.Reconciler{Store: store, Objects: p.objects, Enqueuer: p.enqueue, Profiles: p.profiles, Logger: log}
 
 	srv := jobs.NewServer(p.redis, jobs.ServerConfig{
 		Concurrency: concurrency, Profiles: p.profiles, Logger: log, PollInterval: cfg.WorkerPollInterval,
 	})
 	mux := asynq.NewServeMux()
 	mux.Handle(jobs.TypeProcess, &jobs.ProcessHandler{
-		Store: p.db, Objects: p.objects, Profiles: p.profiles,
+		Store: store, Objects: p.objects, Profiles: p.profiles,
 		Optimizer: imageproc.NewOptimizer(cfg.OptimizeTimeout), Logger: log,
 	})
 	mux.Handle(jobs.TypeReconcile, rec)

@@ -61,6 +61,9 @@ type Config struct {
 	// is Heroku's router; the hop it appends is the client). Empty: none.
 	TrustedProxies string
 
+	StreamsPerOwner int // EVENT_STREAMS_PER_OWNER: open status streams per owner
+	StreamsPerIP    int // EVENT_STREAMS_PER_IP: open status streams per client IP
+
 	AdminUser     string // ADMIN_USER: guards /admin/queues (asynqmon)
 	AdminPassword string // ADMIN_PASSWORD
 
@@ -120,6 +123,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.MaxPixels = int64(intVar(getenv, "MAX_PIXELS", 50_000_000, &errs))
 	c.PresignPerMinute = intVar(getenv, "PRESIGN_PER_MINUTE", 120, &errs)
 	c.PresignPerMinuteIP = intVar(getenv, "PRESIGN_PER_MINUTE_IP", 600, &errs)
+	c.StreamsPerOwner = intVar(getenv, "EVENT_STREAMS_PER_OWNER", 8, &errs)
+	c.StreamsPerIP = intVar(getenv, "EVENT_STREAMS_PER_IP", 32, &errs)
 	c.WorkerConcurrency = intVar(getenv, "WORKER_CONCURRENCY", 2, &errs)
 	c.WorkerMemoryMB = intVar(getenv, "WORKER_MEMORY_MB", 1024, &errs)
 	c.OptimizeTimeout = durationVar(getenv, "OPTIMIZE_TIMEOUT", 20*time.Second, &errs)
@@ -211,6 +216,12 @@ func (c Config) Validate() error {
 	}
 	if c.PresignPerMinuteIP < 1 {
 		add("PRESIGN_PER_MINUTE_IP=%d: use at least 1 (default 600)", c.PresignPerMinuteIP)
+	}
+	if c.StreamsPerOwner < 1 || c.StreamsPerOwner > 10_000 {
+		add("EVENT_STREAMS_PER_OWNER=%d: use 1..10000 (default 8)", c.StreamsPerOwner)
+	}
+	if c.StreamsPerIP < 1 || c.StreamsPerIP > 100_000 {
+		add("EVENT_STREAMS_PER_IP=%d: use 1..100000 (default 32)", c.StreamsPerIP)
 	}
 	for _, f := range strings.Split(c.TrustedProxies, ",") {
 		if f = strings.TrimSpace(f); f == "" || strings.EqualFold(f, "heroku") {

@@ -47,6 +47,9 @@ func TestListenSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.StreamsPerOwner != 8 || c.StreamsPerIP != 32 {
+		t.Errorf("EVENT_STREAMS_PER_OWNER %d, EVENT_STREAMS_PER_IP %d; want 8 and 32", c.StreamsPerOwner, c.StreamsPerIP)
+	}
 	if c.BindAddr != "" || c.BodyTimeout.String() != "10s" {
 		t.Errorf("defaults: BIND_ADDR %q (uploader dev picks 127.0.0.1), HTTP_BODY_TIMEOUT %s", c.BindAddr, c.BodyTimeout)
 	}
@@ -55,6 +58,8 @@ func TestListenSettings(t *testing.T) {
 		{"BIND_ADDR": "127.0.0.1:8080"},
 		{"HTTP_BODY_TIMEOUT": "100ms"},
 		{"HTTP_BODY_TIMEOUT": "soon"},
+		{"EVENT_STREAMS_PER_OWNER": "0"},
+		{"EVENT_STREAMS_PER_IP": "many"},
 	} {
 		var name string
 		for k := range bad {

@@ -73,6 +73,10 @@ type Config struct {
 	// send a request body; 0 means 10 s.
 	BodyTimeout time.Duration
 
+	// StreamsPerOwner and StreamsPerIP (EVENT_STREAMS_PER_OWNER,
+	// EVENT_STREAMS_PER_IP) cap the open event streams; 0 means 8 and 32.
+	StreamsPerOwner, StreamsPerIP int
+
 	AdminUser, AdminPassword string // guard Admin; both empty = no admin surface
 }
 
@@ -94,6 +98,8 @@ type Server struct {
 
 	ownerLimit, ipLimit *limiter
 	proxies             proxies
+	streams             *streamGate
+	status              StatusWatcher
 
 	closing     chan struct{} // closed when the HTTP server starts shutting down
 	closingOnce sync.Once
@@ -111,6 +117,8 @@ type Deps struct {
 	Logger   *slog.Logger
 	Admin    http.Handler // the queue dashboard (asynqmon), mounted at /admin/queues; may be nil
 	CDNCache Invalidator  // may be nil: nothing to invalidate
+
+	Status StatusWatcher // may be nil: event streams then poll the database
 }
 
 // New parses the templates (a broken template fails here, not on a request)
@@ -136,6 +144,8 @@ func New(d Deps) (*Server, error) {
 		closing:    make(chan struct{}),
 		ownerLimit: newLimiter(max(1, d.Config.PresignPerMinute)),
 		ipLimit:    newLimiter(max(1, d.Config.PresignPerMinuteIP)),
+		streams:    newStreamGate(d.Config.StreamsPerOwner, d.Config.StreamsPerIP),
+		status:     d.Status,
 	}
 	if d.Admin != nil && (d.Config.AdminUser == "" || d.Config.AdminPassword == "") {
 		return nil, errors.New("web: the admin surface needs ADMIN_USER and ADMIN_PASSWORD")
