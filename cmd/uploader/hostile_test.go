@@ -133,6 +133,15 @@ func TestPresignFloodWithRotatingForwardedFor(t *testing.T) {
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(page), "try again in") {
 		t.Errorf("GET / after the flood: %d, Retry-After %q; want 429 with a page saying when to retry", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
+	// So does the no-JS completion, which creates rows.
+	resp, err = http.Get(a.base + "/uploads/" + upload.NewID(time.Now()) + "/uploaded?profile=photo&exp=1&sig=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("no-JS completion after the flood: %d, want 429 with Retry-After", resp.StatusCode)
+	}
 }
 
 // TestTrustedProxies: which X-Forwarded-For hop names the client. Two
