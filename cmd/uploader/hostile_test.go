@@ -100,8 +100,8 @@ func TestPresignFloodWithRotatingForwardedFor(t *testing.T) {
 	if codes[http.StatusCreated]+codes[http.StatusTooManyRequests] != 700 {
 		t.Fatalf("answers other than 201 and 429: %v", codes)
 	}
-	// Fresh sessions from one address share one owner budget: a burst of
-	// PRESIGN_PER_MINUTE/4 (30), refilled at 2 a second.
+	// Anonymous sessions from one address share one owner budget: a burst
+	// of PRESIGN_PER_MINUTE/4 (30), refilled at 2 a second.
 	bound := 30 + int(elapsed.Seconds()*2) + 1
 	if codes[http.StatusCreated] > bound {
 		t.Errorf("%d presigns accepted in %s; the budget allows %d", codes[http.StatusCreated], elapsed, bound)
@@ -142,6 +142,46 @@ func TestPresignFloodWithRotatingForwardedFor(t *testing.T) {
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("no-JS completion after the flood: %d, want 429 with Retry-After", resp.StatusCode)
 	}
+}
+
+// TestAnonymousOwnersShareTheirAddressBudget: keeping cookies does not
+// help either. 100 visitors from one address each get a session (from a
+// page that does not sign anything) and presign once with it: the
+// sessions share the address's anonymous budget.
+func TestAnonymousOwnersShareTheirAddressBudget(t *testing.T) {
+	a := startApp(t, nil)
+	start := time.Now()
+	accepted := 0
+	for range 100 {
+		jar, _ := cookiejar.New(nil)
+		v := &app{base: a.base, http: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+		if st, _ := getStatus(t, v.http, a.base+"/uploads"); st != http.StatusOK {
+			t.Fatalf("gallery: %d", st)
+		}
+		var e apiError
+		switch st := v.do(t, "POST", "/api/uploads", map[string]any{"filename": "a.jpg", "content_type": "image/jpeg", "size": 1000}, &e); st {
+		case http.StatusCreated:
+			accepted++
+		case http.StatusTooManyRequests:
+		default:
+			t.Fatalf("presign: %d %+v", st, e)
+		}
+	}
+	if bound := 30 + int(time.Since(start).Seconds()*2) + 1; accepted > bound {
+		t.Errorf("%d of 100 anonymous owners from one address presigned; the budget allows %d", accepted, bound)
+	}
+	t.Logf("%d of 100 accepted", accepted)
+}
+
+func getStatus(t *testing.T, c *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // TestTrustedProxies: which X-Forwarded-For hop names the client. Two

@@ -85,10 +85,9 @@ func (l *limiter) len() int {
 
 // limitPresign guards what signs a policy for an owner or creates rows
 // (POST /api/uploads, the no-JS /uploads/{id}/uploaded): the per-IP limit,
-// then the per-owner one. A caller whose session was made on this very
-// request (a client dropping its cookie becomes a new owner every time)
-// is counted with every other such caller from its address, so fresh
-// sessions buy no extra budget.
+// then the per-owner one. Anonymous sessions cost nothing to make (a
+// client that drops its cookie is a new owner every time), so they are
+// also counted together per address, against the per-owner budget.
 func (s *Server) limitPresign(next http.Handler) http.Handler {
 	return s.limit(true, next)
 }
@@ -104,12 +103,11 @@ func (s *Server) limit(perOwner bool, next http.Handler) http.Handler {
 		now := s.now()
 		ip := ipKey(s.proxies.clientIP(r))
 		ok, wait := s.ipLimit.allow(ip, now)
-		if ok && perOwner {
-			key := ownerOf(r.Context()).Owner
-			if ownerOf(r.Context()).Fresh {
-				key = "new-session@" + ip
+		if id := ownerOf(r.Context()); ok && perOwner {
+			ok, wait = s.ownerLimit.allow(id.Owner, now)
+			if ok && id.Anonymous {
+				ok, wait = s.ownerLimit.allow("anonymous@"+ip, now)
 			}
-			ok, wait = s.ownerLimit.allow(key, now)
 		}
 		if ok {
 			next.ServeHTTP(w, r)
