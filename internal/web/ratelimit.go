@@ -15,8 +15,9 @@ import (
 )
 
 // limiterKeys bounds the buckets one limiter keeps. A bucket costs about
-// 200 bytes, so a flood from many addresses holds a few MB at most; past
-// the bound the bucket seen longest ago is forgotten.
+// 250 bytes (measured: 4.6 MiB for 20,000), so a flood from many
+// addresses holds under 5 MiB per limiter; past the bound the bucket seen
+// longest ago is forgotten.
 const limiterKeys = 20_000
 
 // limiter hands out a token bucket per key (an owner or a client IP). The
