@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"uploader/internal/devstack"
 	"uploader/internal/sqlstore"
 	"uploader/internal/upload"
@@ -543,4 +545,44 @@ func TestEventStreamsAreCapped(t *testing.T) {
 	if _, st, _ := openStream(t, a.http, a.base+"/uploads/"+ps[2].ID+"/events"); st != http.StatusOK {
 		t.Errorf("a stream after one ended: %d, want 200", st)
 	}
+}
+
+// TestBrowserOverStreamCapStillFinishes: a person who drops more files than
+// EVENT_STREAMS_PER_OWNER allows still sees every one through to its
+// images: the page's EventSource gets 429 and upload.js polls instead.
+func TestBrowserOverStreamCapStillFinishes(t *testing.T) {
+	a := startApp(t, map[string]string{"EVENT_STREAMS_PER_OWNER": "1"})
+	b := newBrowser(t)
+	files := []string{
+		writeFile(t, "one.jpg", photo(t, 800, 600)),
+		writeFile(t, "two.jpg", photo(t, 600, 800)),
+		writeFile(t, "three.jpg", photo(t, 700, 700)),
+	}
+	b.do(t, 15*time.Second,
+		chromedp.Navigate(a.base+"/"),
+		chromedp.WaitReady(chromedp.CSS("#upload-form.is-enhanced")),
+		chromedp.SetUploadFiles(chromedp.CSS("#file"), files),
+	)
+	b.waitFor(t, "all three uploads to finish", allDone(3), 60*time.Second)
+	items := eval[[]resultItem](t, b, resultImages)
+	if len(items) != 3 {
+		t.Fatalf("%d items on the page, want 3", len(items))
+	}
+	api := b.session(t, a)
+	for _, it := range items {
+		checkResult(t, a, api, it, 8)
+	}
+	// The refused streams show as failed loads in the console; nothing else may.
+	refused := 0
+	b.checkConsole(t, "upload page over the stream cap", func(p consoleProblem) bool {
+		if strings.Contains(p.url, "/events") || strings.Contains(p.text, "429") {
+			refused++
+			return true
+		}
+		return false
+	})
+	if refused == 0 {
+		t.Error("no event stream was refused: the test did not reach the cap it is about")
+	}
+	t.Logf("%d event streams refused", refused)
 }
