@@ -50,7 +50,7 @@ func (h *ProcessHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err == nil {
 		return nil
 	}
-	if final := upload.ErrorCode(err); final != upload.EINTERNAL && final != upload.EUNAVAILABLE {
+	if final := upload.ErrorCode(err); !upload.Retryable(final) {
 		// Retrying cannot fix a file that is not an image, too large or corrupt.
 		log.Info("upload refused", "code", final, "reason", upload.ErrorMessage(err))
 		merr := h.Store.MarkFailed(ctx, p.UploadID, final, upload.ErrorMessage(err))

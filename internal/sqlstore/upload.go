@@ -18,8 +18,11 @@ const (
 )
 
 const uploadColumns = `id, profile, owner, filename, declared_type, declared_bytes, content_type, bytes,
-	status, error_code, error_message, width, height, blurhash, version,
+	status, error_code, error_message, width, height, blurhash, version, attempts,
 	created_at, updated_at, expires_at, processed_at`
+
+// uploadColumnCount is the number of uploadColumns.
+const uploadColumnCount = 20
 
 // CreateUpload inserts u with its status as given (normally pending). It
 // sets CreatedAt and UpdatedAt when they are zero; times are kept to the
@@ -103,17 +106,22 @@ func (d *DB) UploadsByStatus(ctx context.Context, status upload.Status, updatedB
 	return us, nil
 }
 
-// MarkProcessing moves a pending or failed upload to processing, records
-// the verified content type and size and clears any earlier error. The
-// check and the change are one UPDATE, so of many concurrent callers
-// exactly one gets true. It returns false for an upload already processing
-// or ready, and ENOTFOUND when there is none.
+// MarkProcessing moves an upload to processing, records the verified
+// content type and size, clears any earlier error and counts the attempt.
+// It takes a pending upload, or a failed one whose failure is
+// upload.Retryable and that has had fewer than upload.MaxAttempts runs; a
+// final failure stays failed. The check and the change are one UPDATE, so
+// of many concurrent callers exactly one gets true. It returns false for
+// an upload it leaves alone, and ENOTFOUND when there is none.
 func (d *DB) MarkProcessing(ctx context.Context, id, contentType string, bytes int64) (bool, error) {
 	res, err := d.db.ExecContext(ctx, `UPDATE uploads
-		SET status = $2, content_type = $3, bytes = $4, error_code = '', error_message = '', updated_at = $5
-		WHERE id = $1 AND status IN ($6, $7)`,
+		SET status = $2, content_type = $3, bytes = $4, error_code = '', error_message = '', updated_at = $5,
+			attempts = attempts + 1
+		WHERE id = $1 AND (status = $6
+			OR (status = $7 AND error_code IN ($8, $9) AND attempts < $10))`,
 		id, string(upload.StatusProcessing), contentType, bytes, millis(d.clock()),
-		string(upload.StatusPending), string(upload.StatusFailed))
+		string(upload.StatusPending), string(upload.StatusFailed),
+		upload.EINTERNAL, upload.EUNAVAILABLE, upload.MaxAttempts)
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: mark processing %s: %w", id, err)
 	}
@@ -286,7 +294,7 @@ func (d *DB) scanWithVariants(ctx context.Context, rows *sql.Rows) ([]*upload.Up
 		)
 		if err := rows.Scan(&u.ID, &u.Profile, &u.Owner, &u.Filename, &u.DeclaredType, &u.DeclaredBytes,
 			&u.ContentType, &u.Bytes, &status, &u.ErrorCode, &u.ErrorMessage, &u.Width, &u.Height,
-			&u.Blurhash, &u.Version, &created, &updated, &expires, &processed); err != nil {
+			&u.Blurhash, &u.Version, &u.Attempts, &created, &updated, &expires, &processed); err != nil {
 			return nil, err
 		}
 		u.Status = upload.Status(status)
