@@ -82,7 +82,7 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, cl *clo
 	cl.add(func() { db.Close() })
 	objects, err := s3store.New(ctx, s3store.Config{
 		Bucket: cfg.S3Bucket, Region: cfg.S3Region, Endpoint: cfg.S3Endpoint,
-		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, SessionToken: cfg.S3SessionToken,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("S3: %w", err)
@@ -184,7 +184,7 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 		}
 		cl.add(s3.Stop)
 		cfg.S3Endpoint, cfg.S3Bucket, cfg.S3Region = s3.Endpoint, "uploads", s3.Region
-		cfg.S3AccessKey, cfg.S3SecretKey = s3.AccessKey, s3.SecretKey
+		cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3SessionToken = s3.AccessKey, s3.SecretKey, ""
 		// The secret stays out of the log (logs travel further than the
 		// machine); the README says where to find it.
 		log.Info("embedded S3 gateway (versitygw)", "endpoint", s3.Endpoint, "bucket", cfg.S3Bucket,
@@ -282,6 +282,7 @@ func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Lo
 	}
 	invalidator, err := cdn.NewInvalidator(ctx, cdn.InvalidatorConfig{
 		DistributionID: cfg.CloudFrontDistributionID, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		SessionToken: cfg.S3SessionToken,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("CLOUDFRONT_DISTRIBUTION_ID: %w", err)

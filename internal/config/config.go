@@ -39,7 +39,11 @@ type Config struct {
 	S3Endpoint  string // S3_ENDPOINT: a non-AWS endpoint; empty for AWS
 	S3AccessKey string // AWS_ACCESS_KEY_ID
 	S3SecretKey string // AWS_SECRET_ACCESS_KEY
-	DevS3Addr   string // DEV_S3_ADDR: where `uploader dev` serves its embedded S3
+	// S3SessionToken (AWS_SESSION_TOKEN) goes with temporary keys (SSO,
+	// an assumed role); with no keys the SDK's default chain finds
+	// credentials itself (ECS task role, EC2 instance profile, ~/.aws).
+	S3SessionToken string
+	DevS3Addr      string // DEV_S3_ADDR: where `uploader dev` serves its embedded S3
 
 	CDNBaseURL string // CDN_BASE_URL: where variants/ is served; empty in dev = the app's /cdn
 
@@ -92,8 +96,10 @@ func Load(getenv func(string) string) (Config, error) {
 		S3Endpoint:  strings.TrimRight(getenv("S3_ENDPOINT"), "/"),
 		S3AccessKey: getenv("AWS_ACCESS_KEY_ID"),
 		S3SecretKey: getenv("AWS_SECRET_ACCESS_KEY"),
-		DevS3Addr:   or(getenv("DEV_S3_ADDR"), "127.0.0.1:9000"),
-		CDNBaseURL:  strings.TrimRight(getenv("CDN_BASE_URL"), "/"),
+
+		S3SessionToken: getenv("AWS_SESSION_TOKEN"),
+		DevS3Addr:      or(getenv("DEV_S3_ADDR"), "127.0.0.1:9000"),
+		CDNBaseURL:     strings.TrimRight(getenv("CDN_BASE_URL"), "/"),
 
 		CloudFrontDistributionID:  getenv("CLOUDFRONT_DISTRIBUTION_ID"),
 		CloudFrontDistributionARN: getenv("CLOUDFRONT_DISTRIBUTION_ARN"),
@@ -176,6 +182,11 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(c.S3Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("S3_ENDPOINT=%q: use a URL such as http://127.0.0.1:9000, or leave it empty for AWS", c.S3Endpoint)
 		}
+	}
+	if (c.S3AccessKey == "") != (c.S3SecretKey == "") {
+		add("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: set both, or neither to use the SDK's default credential chain (instance or task role, ~/.aws, SSO)")
+	} else if c.S3SessionToken != "" && c.S3AccessKey == "" {
+		add("AWS_SESSION_TOKEN: set it with the temporary AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY it belongs to, or unset all three to use the default credential chain")
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "file:") {
 		add("DATABASE_URL: use postgres://user:pass@host:5432/db or sqlite:PATH")

@@ -38,6 +38,7 @@ const DefaultRegion = "us-east-1"
 type Config struct {
 	Bucket, Region, Endpoint string // Endpoint "" = AWS; set = custom endpoint (then path-style addressing)
 	AccessKey, SecretKey     string // both empty = the SDK's default credential chain
+	SessionToken             string // goes with temporary AccessKey/SecretKey
 	PathStyle                bool   // forced true when Endpoint is set
 }
 
@@ -58,6 +59,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
 		return nil, errors.New("s3store: set both the access key and the secret key, or neither to use the default credential chain")
 	}
+	if cfg.SessionToken != "" && cfg.AccessKey == "" {
+		return nil, errors.New("s3store: a session token needs the temporary access key and secret key it belongs to")
+	}
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
 	}
@@ -77,7 +81,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.AccessKey != "" {
 		opts = append(opts, config.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")))
+			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)))
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
