@@ -43,11 +43,11 @@ func (s *Store) PresignPost(ctx context.Context, p PostPolicy) (*PresignedPost, 
 	conds, successField, successValue := p.conditions()
 	creds, err := s.signer.creds.Retrieve(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("s3store: presign POST %s: credentials: %w", p.Key, err)
+		return nil, classify(fmt.Errorf("s3store: presign POST %s: credentials: %w", p.Key, err))
 	}
 	postURL, err := s.signer.postURL(ctx, s.presign)
 	if err != nil {
-		return nil, fmt.Errorf("s3store: presign POST %s: %w", p.Key, err)
+		return nil, classify(fmt.Errorf("s3store: presign POST %s: %w", p.Key, err))
 	}
 	now := time.Now()
 	expiresAt := policyExpiry(now, p.Expires, creds)

@@ -148,7 +148,7 @@ func (s *Store) Get(ctx context.Context, key string, maxBytes int64) ([]byte, er
 	var buf bytes.Buffer
 	buf.Grow(int(max(size, 0)) + bytes.MinRead)
 	if _, err := buf.ReadFrom(io.LimitReader(out.Body, limitPlusOne(maxBytes))); err != nil {
-		return nil, fmt.Errorf("s3store: get %s: read body: %w", key, err)
+		return nil, classify(fmt.Errorf("s3store: get %s: read body: %w", key, err))
 	}
 	if int64(buf.Len()) > maxBytes {
 		return nil, tooLarge(maxBytes)
@@ -226,7 +226,8 @@ func (s *Store) Delete(ctx context.Context, keys ...string) error {
 			if c := aws.ToString(e.Code); c == "NoSuchKey" || c == "NotFound" {
 				continue
 			}
-			return fmt.Errorf("s3store: delete %s: %s: %s", aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message))
+			err := fmt.Errorf("s3store: delete %s: %w", aws.ToString(e.Key), &smithy.GenericAPIError{Code: aws.ToString(e.Code), Message: aws.ToString(e.Message)})
+			return classify(err)
 		}
 		keys = keys[n:]
 	}
@@ -337,18 +338,19 @@ func (s *Store) Ping(ctx context.Context) error {
 		if isNotFound(err, true) {
 			return upload.Errorf(upload.ENOTFOUND, "bucket %s does not exist", s.bucket)
 		}
-		return fmt.Errorf("s3store: head bucket %s: %w", s.bucket, err)
+		return classify(fmt.Errorf("s3store: head bucket %s: %w", s.bucket, err))
 	}
 	return nil
 }
 
 // wrap turns an SDK error into the domain's: a missing object becomes
-// upload.ENOTFOUND, anything else keeps its cause and names the operation.
+// upload.ENOTFOUND, and anything else names the operation, keeps its
+// cause and gets the code classify gives it.
 func (s *Store) wrap(op, key string, err error) error {
 	if isNotFound(err, false) {
 		return upload.Errorf(upload.ENOTFOUND, "object %s does not exist", key)
 	}
-	return fmt.Errorf("s3store: %s %s: %w", op, key, err)
+	return classify(fmt.Errorf("s3store: %s %s: %w", op, key, err))
 }
 
 // isNotFound reports whether err says the object (or, with bucket, the

@@ -4,21 +4,14 @@ package web
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
-	"io"
-	"net"
-	"sync"
-	"syscall"
-
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/jackc/pgx/v5/pgconn"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"uploader/internal/cdn"
@@ -211,28 +204,20 @@ func ErrorStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-// classify gives an unexpected error the code EUNAVAILABLE when it is a
-// dependency (database, Redis, S3) that could not be reached: the client
-// should retry, and a 503 with Retry-After says so, where a 500 would not.
-func classify(err error) error {
-	if upload.ErrorCode(err) != upload.EINTERNAL || !transient(err) {
-		return err
+// logError logs the cause of every answer of ours that is a 5xx, with the
+// request id (the logger's), so that an operator can find why; the client
+// sees only the error's safe message. The store adapters decided the code
+// (an outage is EUNAVAILABLE); this layer only maps it.
+func (s *Server) logError(r *http.Request, status int, err error) {
+	if status >= 500 {
+		s.logger(r).Error("request failed", "status", status, "code", upload.ErrorCode(err), "err", err)
 	}
-	return fmt.Errorf("%w (%v)", &upload.Error{Code: upload.EUNAVAILABLE,
-		Message: "The service is briefly unavailable; please retry in a moment."}, err)
 }
 
-func transient(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
-		errors.Is(err, sql.ErrConnDone)
-}
-
-func (s *Server) logError(r *http.Request, err error) {
-	if c := upload.ErrorCode(err); c == upload.EINTERNAL || c == upload.EUNAVAILABLE {
-		s.logger(r).Error("request failed", "err", err)
+// retryAfter tells a client when to retry an answer it may retry.
+func retryAfter(w http.ResponseWriter, status int) {
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "2")
 	}
 }
 
@@ -246,12 +231,9 @@ type errorDetail struct {
 }
 
 func (s *Server) errorJSON(w http.ResponseWriter, r *http.Request, err error) {
-	err = classify(err)
-	s.logError(r, err)
 	st := ErrorStatus(err)
-	if st == http.StatusServiceUnavailable || st == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "2")
-	}
+	s.logError(r, st, err)
+	retryAfter(w, st)
 	writeJSON(w, st, errorBody{errorDetail{upload.ErrorCode(err), upload.ErrorMessage(err)}})
 }
 

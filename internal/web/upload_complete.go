@@ -63,7 +63,7 @@ func (s *Server) complete(ctx context.Context, u *upload.Upload) (upload.Status,
 		}
 		return "", upload.Errorf(upload.ECONFLICT, "The file has not arrived in storage yet; upload it to the given URL first.")
 	} else if err != nil {
-		return "", upload.Errorf(upload.EUNAVAILABLE, "Storage did not answer; please retry in a moment.")
+		return "", err // the S3 adapter said whether it is an outage
 	}
 	// The policy already enforced these; checking again guards against a
 	// policy signed with other limits, or an object written another way.

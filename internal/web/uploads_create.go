@@ -89,7 +89,7 @@ func (s *Server) presign(ctx context.Context, u *upload.Upload, prof upload.Prof
 	}
 	post, err := s.objects.PresignPost(ctx, p)
 	if err != nil {
-		return nil, upload.Errorf(upload.EUNAVAILABLE, "Could not prepare the upload; please retry in a moment.")
+		return nil, err
 	}
 	return post, nil
 }
