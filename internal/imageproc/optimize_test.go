@@ -64,11 +64,7 @@ func TestOptimizer(t *testing.T) {
 		holed.Pix[i] = 0
 	}
 	pngPhoto := encodePNG(t, holed)
-	gifData := encodeGIF(t, graphic(200, 160))
-	var webpLossless, webpLossy bytes.Buffer
-	if err := webp.Encode(&webpLossless, graphic(200, 160), webp.Options{Lossless: true}); err != nil {
-		t.Fatal(err)
-	}
+	var webpLossy bytes.Buffer
 	if err := webp.Encode(&webpLossy, photo(200, 160, 1), webp.Options{Quality: 80}); err != nil {
 		t.Fatal(err)
 	}
@@ -81,15 +77,6 @@ func TestOptimizer(t *testing.T) {
 		exact       bool // pixels must be identical
 		check       func(t *testing.T, out []byte)
 	}{
-		{"jpegtran", TypeJPEG, jpg, false, true, func(t *testing.T, out []byte) {
-			if !isProgressive(out) {
-				t.Error("jpegtran output is not progressive")
-			}
-		}},
-		{"jpegoptim", TypeJPEG, jpg, false, true, nil},
-		// 150 is not a multiple of the 16-pixel MCU: the padding blocks
-		// differ in the progressive output, the visible pixels do not.
-		{"jpegtran", TypeJPEG, encodeJPEG(t, photo(150, 150, 12), 82), false, true, nil},
 		{"optipng", TypePNG, pngData, false, true, nil},
 		{"zopflipng", TypePNG, pngData, false, true, nil},
 		// advpng rewrites the pixel data unfiltered and recompresses it:
@@ -97,8 +84,6 @@ func TestOptimizer(t *testing.T) {
 		// must keep the input (checked below: never bigger, same pixels).
 		{"advpng", TypePNG, pngData, false, true, nil},
 		{"pngquant", TypePNG, pngPhoto, true, false, nil},
-		{"gifsicle", TypeGIF, gifData, false, true, nil},
-		{"cwebp", TypeWebP, webpLossless.Bytes(), false, true, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.tool, func(t *testing.T) {
@@ -151,6 +136,16 @@ func TestOptimizer(t *testing.T) {
 		out, err := o.Optimize(ctx, TypePNG, pngData, false)
 		if err != nil || !bytes.Equal(out, pngData) {
 			t.Errorf("pngquant ran without permission for lossy output (err %v)", err)
+		}
+	})
+	t.Run("only PNG is optimized", func(t *testing.T) {
+		for _, in := range []struct {
+			contentType string
+			data        []byte
+		}{{TypeJPEG, jpg}, {TypeGIF, encodeGIF(t, graphic(200, 160))}} {
+			if out, err := all.Optimize(ctx, in.contentType, in.data, true); err != nil || !bytes.Equal(out, in.data) {
+				t.Errorf("%s was changed (err %v)", in.contentType, err)
+			}
 		}
 	})
 	t.Run("lossy webp is left alone", func(t *testing.T) {
@@ -273,11 +268,12 @@ func TestProcessWithOptimizer(t *testing.T) {
 		decodeOutput(t, out)
 		t.Logf("%s: %d -> %d bytes", out.File, out.OriginalBytes, len(out.Data))
 	}
-	if slices.Contains(o.Tools(), "jpegtran") && improved == 0 {
-		t.Error("jpegtran is present but no output got smaller")
+	if slices.Contains(o.Tools(), "optipng") && improved == 0 {
+		t.Error("optipng is present but no output got smaller")
 	}
-	if slices.Contains(o.Tools(), "jpegtran") && !isProgressive(res.Outputs[0].Data) {
-		t.Error("JPEG output is not progressive although jpegtran is present")
+	// What jpegtran would have done, the encoder does itself.
+	if !isProgressive(res.Outputs[0].Data) {
+		t.Errorf("JPEG output %s is not progressive", res.Outputs[0].File)
 	}
 }
 

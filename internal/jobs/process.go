@@ -35,7 +35,6 @@ type ProcessHandler struct {
 	Objects   Objects
 	Profiles  upload.Profiles
 	Optimizer *imageproc.Optimizer
-	MaxGIF    int64 // total GIF frame pixel budget; 0 = imageproc's default
 	Logger    *slog.Logger
 }
 
@@ -107,9 +106,8 @@ func (h *ProcessHandler) process(ctx context.Context, log *slog.Logger, p Proces
 	}
 
 	res, err := imageproc.Process(ctx, data, prof, imageproc.Options{
-		MaxPixels:         prof.MaxPixels,
-		MaxGIFFramePixels: h.MaxGIF,
-		Optimizer:         h.Optimizer,
+		MaxPixels: prof.MaxPixels,
+		Optimizer: h.Optimizer,
 	})
 	if err != nil {
 		return err

@@ -43,6 +43,9 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// defaultProfile is the profile of a request that names none.
+const defaultProfile = "photo"
+
 // Config is the web role's part of the configuration.
 type Config struct {
 	AppURL         string // public origin, e.g. https://uploads.example.com
@@ -53,7 +56,6 @@ type Config struct {
 	UploadExpires  time.Duration
 	S3Origin       string // scheme://host of the S3 POST endpoint, for the CSP
 	ServeCDN       bool   // serve variants/ at /cdn/ (development only)
-	DefaultProfile string
 
 	PresignPerMinute   int // per owner
 	PresignPerMinuteIP int // per client IP
@@ -121,11 +123,8 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.Config.DefaultProfile == "" {
-		d.Config.DefaultProfile = "photo"
-	}
-	if _, ok := d.Profiles[d.Config.DefaultProfile]; !ok {
-		return nil, fmt.Errorf("web: default profile %q is not defined", d.Config.DefaultProfile)
+	if _, ok := d.Profiles[defaultProfile]; !ok {
+		return nil, fmt.Errorf("web: the default profile %q is not defined", defaultProfile)
 	}
 	if len(d.Config.SessionSecret) < 16 {
 		return nil, errors.New("web: session secret shorter than 16 bytes")

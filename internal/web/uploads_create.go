@@ -96,7 +96,7 @@ func (s *Server) presign(ctx context.Context, u *upload.Upload, prof upload.Prof
 
 func (s *Server) profile(name string) (upload.Profile, error) {
 	if name == "" {
-		name = s.cfg.DefaultProfile
+		name = defaultProfile
 	}
 	p, ok := s.profiles[name]
 	if !ok {
