@@ -148,4 +148,3 @@ func BenchmarkEncode(b *testing.B) {
 		})
 	}
 }
-
