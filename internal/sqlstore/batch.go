@@ -10,7 +10,7 @@ import (
 	"uploader/internal/upload"
 )
 
-// maxBatch bounds one group commit: 64 rows × 20 columns stays far below
+// maxBatch bounds one group commit: 64 rows × 21 columns stays far below
 // both databases' limits on bind parameters.
 const maxBatch = 64
 
@@ -156,7 +156,7 @@ func (d *DB) insertBatch(st *sql.Stmt, batch []insertReq) {
 		}
 		args = append(args, u.ID, u.Profile, u.Owner, u.Filename, u.DeclaredType, u.DeclaredBytes, u.ContentType, u.Bytes,
 			string(u.Status), u.ErrorCode, u.ErrorMessage, u.Width, u.Height, u.Blurhash, u.Version, u.Attempts,
-			millis(u.CreatedAt), millis(u.UpdatedAt), millis(u.ExpiresAt), processed)
+			millis(u.CreatedAt), millis(u.UpdatedAt), millis(u.ExpiresAt), processed, u.User)
 	}
 	var rows *sql.Rows
 	var err error

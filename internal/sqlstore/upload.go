@@ -19,10 +19,10 @@ const (
 
 const uploadColumns = `id, profile, owner, filename, declared_type, declared_bytes, content_type, bytes,
 	status, error_code, error_message, width, height, blurhash, version, attempts,
-	created_at, updated_at, expires_at, processed_at`
+	created_at, updated_at, expires_at, processed_at, user_id`
 
 // uploadColumnCount is the number of uploadColumns.
-const uploadColumnCount = 20
+const uploadColumnCount = 21
 
 // CreateUpload inserts u with its status as given (normally pending). It
 // sets CreatedAt and UpdatedAt when they are zero; times are kept to the
@@ -86,6 +86,29 @@ func (d *DB) ListUploads(ctx context.Context, owner, cursor string, limit int) (
 	us, err := d.scanWithVariants(ctx, rows)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list uploads of %s: %w", owner, err)
+	}
+	return us, nil
+}
+
+// ListUserUploads is ListUploads for one user of the owner: the uploads a
+// signed-in person made.
+func (d *DB) ListUserUploads(ctx context.Context, owner, user, cursor string, limit int) (_ []*upload.Upload, err error) {
+	defer classifyErr(&err)
+	limit = clampLimit(limit)
+	var rows *sql.Rows
+	if cursor == "" {
+		rows, err = d.db.QueryContext(ctx, `SELECT `+uploadColumns+` FROM uploads
+			WHERE owner = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3`, owner, user, limit)
+	} else {
+		rows, err = d.db.QueryContext(ctx, `SELECT `+uploadColumns+` FROM uploads
+			WHERE owner = $1 AND user_id = $2 AND id < $3 ORDER BY id DESC LIMIT $4`, owner, user, cursor, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list uploads of %s/%s: %w", owner, user, err)
+	}
+	us, err := d.scanWithVariants(ctx, rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list uploads of %s/%s: %w", owner, user, err)
 	}
 	return us, nil
 }
@@ -300,7 +323,7 @@ func (d *DB) scanWithVariants(ctx context.Context, rows *sql.Rows) ([]*upload.Up
 		)
 		if err := rows.Scan(&u.ID, &u.Profile, &u.Owner, &u.Filename, &u.DeclaredType, &u.DeclaredBytes,
 			&u.ContentType, &u.Bytes, &status, &u.ErrorCode, &u.ErrorMessage, &u.Width, &u.Height,
-			&u.Blurhash, &u.Version, &u.Attempts, &created, &updated, &expires, &processed); err != nil {
+			&u.Blurhash, &u.Version, &u.Attempts, &created, &updated, &expires, &processed, &u.User); err != nil {
 			return nil, err
 		}
 		u.Status = upload.Status(status)

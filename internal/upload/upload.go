@@ -25,6 +25,7 @@ type Upload struct {
 	ID       string
 	Profile  string
 	Owner    string
+	User     string // the owner's user who uploaded it (a signed-in person); "" for the owner itself
 	Filename string
 
 	DeclaredType  string // Content-Type the client declared and the policy enforced
@@ -71,6 +72,8 @@ type Store interface {
 	// ListUploads returns the owner's uploads, newest first, with IDs
 	// strictly older than cursor when it is not empty.
 	ListUploads(ctx context.Context, owner, cursor string, limit int) ([]*Upload, error)
+	// ListUserUploads is ListUploads restricted to one user of the owner.
+	ListUserUploads(ctx context.Context, owner, user, cursor string, limit int) ([]*Upload, error)
 	// MarkProcessing moves a pending upload, or one that failed for a
 	// Retryable reason with fewer than MaxAttempts runs, to processing,
 	// counts the attempt and records the verified content type and size.
