@@ -220,7 +220,7 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	if err := p.objects.EnsureBucket(ctx); err != nil {
 		return err
 	}
-	if err := p.objects.PutCORS(ctx, devOrigins(cfg.AppURL)); err != nil {
+	if err := p.objects.PutCORS(ctx, append(devOrigins(cfg.AppURL), cfg.AllowedOrigins...)); err != nil {
 		return err
 	}
 	if err := startWorker(ctx, cfg, p, log, &cl); err != nil {
@@ -309,10 +309,11 @@ func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Lo
 			TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout,
 			StreamsPerOwner: cfg.StreamsPerOwner, StreamsPerIP: cfg.StreamsPerIP,
 			AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword,
+			Production: !cfg.Dev(), SessionTTL: cfg.SessionTTL, AllowedOrigins: cfg.AllowedOrigins,
 		},
 		Store: jobs.Notifying(p.db, p.status), Objects: p.objects, Jobs: p.enqueue, Profiles: p.profiles, CDN: urls, CDNCache: invalidator,
 		Health: map[string]web.Pinger{"database": p.db, "s3": p.objects, "redis": p.enqueue},
-		Logger: log, Admin: admin, Status: p.status,
+		Logger: log, Admin: admin, Status: p.status, Sessions: p.db,
 	})
 }
 

@@ -71,7 +71,7 @@ func runSetup(ctx context.Context, cfg config.Config, log *slog.Logger, stdout i
 	}
 	log.Debug("setup", "bucket", cfg.S3Bucket, "s3_endpoint", or(cfg.S3Endpoint, "AWS"), "dry_run", *dryRun)
 	report := setup.Run(ctx, store, setup.Options{
-		AppURL: cfg.AppURL, Region: cfg.S3Region, CloudFrontARN: *arn,
+		AppURL: cfg.AppURL, AllowedOrigins: cfg.AllowedOrigins, Region: cfg.S3Region, CloudFrontARN: *arn,
 		ApplyBucketPolicy: *apply, DryRun: *dryRun,
 	}, stdout)
 	if err := report.Err(); err != nil {

@@ -57,6 +57,8 @@ type Config struct {
 	AllowAnonymous bool          // ALLOW_ANONYMOUS: browser sessions without a token
 	SessionSecret  string        // SESSION_SECRET: signs session cookies
 	UploadExpires  time.Duration // UPLOAD_EXPIRES: lifetime of a presigned POST
+	SessionTTL     time.Duration // SESSION_TTL: lifetime of a browser signed in by a link
+	AllowedOrigins []string      // ALLOWED_ORIGINS: host pages that may call the API (embed.js)
 
 	PresignPerMinute   int // PRESIGN_PER_MINUTE: presigns per owner per minute
 	PresignPerMinuteIP int // PRESIGN_PER_MINUTE_IP: presigns per client IP per minute
@@ -120,6 +122,12 @@ func Load(getenv func(string) string) (Config, error) {
 	c.BodyTimeout = durationVar(getenv, "HTTP_BODY_TIMEOUT", 10*time.Second, &errs)
 	c.UploadExpires = durationVar(getenv, "UPLOAD_EXPIRES", 10*time.Minute, &errs)
 	c.CloudFrontURLExpires = durationVar(getenv, "CLOUDFRONT_URL_EXPIRES", time.Hour, &errs)
+	c.SessionTTL = durationVar(getenv, "SESSION_TTL", 12*time.Hour, &errs)
+	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.AllowedOrigins = append(c.AllowedOrigins, o)
+		}
+	}
 	// The ID is the ARN's last part; one variable is enough.
 	if c.CloudFrontDistributionID == "" && c.CloudFrontDistributionARN != "" {
 		if i := strings.LastIndex(c.CloudFrontDistributionARN, "/"); i >= 0 {
@@ -199,6 +207,14 @@ func (c Config) Validate() error {
 	}
 	if c.UploadExpires < 30*time.Second || c.UploadExpires > 7*24*time.Hour {
 		add("UPLOAD_EXPIRES=%s: use a duration between 30s and 168h, e.g. 10m", c.UploadExpires)
+	}
+	if c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour {
+		add("SESSION_TTL=%s: use a duration between 1m and 720h, e.g. 12h", c.SessionTTL)
+	}
+	for _, o := range c.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil || o != u.Scheme+"://"+u.Host {
+			add("ALLOWED_ORIGINS: %q is not an origin; use scheme://host[:port] without a path or trailing slash, e.g. https://www.example.com (comma-separated)", o)
+		}
 	}
 	if c.MaxPixels < 1_000_000 {
 		add("MAX_PIXELS=%d: use at least 1000000 (1 MP); the default is 50000000", c.MaxPixels)

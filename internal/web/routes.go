@@ -18,17 +18,23 @@ func (s *Server) Handler() http.Handler {
 	// own origin: a browser sends cached credentials along with a form
 	// another site posts.
 	sameOrigin := http.NewCrossOriginProtection().Handler
-	r.Use(s.bodyDeadline, middleware.RequestID, s.requestLog, middleware.Recoverer, s.securityHeaders)
+	r.Use(s.bodyDeadline, middleware.RequestID, s.requestLog, middleware.Recoverer, s.securityHeaders, s.cors)
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/static/*", s.serveStatic)
 	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	r.Get("/embed.js", s.embedScript)
+	if s.sessions != nil {
+		r.With(s.limitByIP, apiDeadline(15*time.Second)).Get("/sign-in/{secret}", s.page(s.signIn))
+		r.With(s.crossOrigin, s.authenticate, apiDeadline(15*time.Second)).Post("/sign-out", s.page(s.signOut))
+	}
 	if s.cfg.ServeCDN {
 		r.Get("/cdn/*", s.cdnObject)
 	}
 
 	r.Group(func(r chi.Router) {
-		r.Use(sameOrigin, s.authenticate, s.requireOwner)
+		// Cookie-authenticated requests (not bearer ones) must come from our own origin.
+		r.Use(s.crossOrigin, s.authenticate, s.requireOwner)
 
 		r.Get("/uploads/{id}/events", s.api(s.uploadEvents)) // a stream: no deadline
 
@@ -46,8 +52,19 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/api/uploads/{id}", s.api(s.showUpload))
 			r.Post("/api/uploads/{id}/complete", s.api(s.completeUpload))
 			r.Delete("/api/uploads/{id}", s.api(s.deleteUpload))
+			if s.sessions != nil {
+				r.With(ownerOnly, s.limitPresign).Post("/api/sessions", s.api(s.createSession))
+				r.With(ownerOnly).Delete("/api/sessions/{user}", s.api(s.revokeSessions))
+			}
 		})
 	})
+	if s.cfg.AdminUser != "" && s.sessions != nil {
+		r.Group(func(r chi.Router) {
+			r.Use(s.adminOnly, apiDeadline(15*time.Second))
+			r.Get("/admin", s.page(s.adminHome))
+			r.With(sameOrigin, s.limitByIP).Post("/admin/sign-in-links", s.page(s.adminMintLink))
+		})
+	}
 	if s.admin != nil {
 		r.With(sameOrigin, s.adminOnly).Handle("/admin/queues*", s.admin)
 	}

@@ -73,6 +73,10 @@ type Config struct {
 	StreamsPerOwner, StreamsPerIP int
 
 	AdminUser, AdminPassword string // guard Admin; both empty = no admin surface
+
+	Production     bool          // sign-in cookies are Secure whatever APP_URL says
+	SessionTTL     time.Duration // lifetime of a signed-in browser's session
+	AllowedOrigins []string      // origins whose pages may call the API (embed.js)
 }
 
 // Server holds the web role's dependencies. Build it with New.
@@ -90,6 +94,8 @@ type Server struct {
 	now      func() time.Time
 	admin    http.Handler
 	cdnCache Invalidator
+	sessions Sessions // nil: nobody signs in (no sign-in links or embed tokens)
+	csp      string   // the pages' Content-Security-Policy
 
 	ownerLimit, ipLimit *limiter
 	proxies             proxies
@@ -113,7 +119,8 @@ type Deps struct {
 	Admin    http.Handler // the queue dashboard (asynqmon), mounted at /admin/queues; may be nil
 	CDNCache Invalidator  // may be nil: nothing to invalidate
 
-	Status StatusWatcher // may be nil: event streams then poll the database
+	Status   StatusWatcher // may be nil: event streams then poll the database
+	Sessions Sessions      // may be nil: no sign-in links, sessions or embed tokens
 }
 
 // New parses the templates (a broken template fails here, not on a request)
@@ -133,6 +140,7 @@ func New(d Deps) (*Server, error) {
 		cfg: d.Config, store: d.Store, objects: d.Objects, jobs: d.Jobs, profiles: d.Profiles,
 		cdn: d.CDN, health: d.Health, log: d.Logger, views: v,
 		tokens: map[[32]byte]string{}, now: time.Now, admin: d.Admin, cdnCache: d.CDNCache,
+		sessions:   d.Sessions,
 		closing:    make(chan struct{}),
 		ownerLimit: newLimiter(max(1, d.Config.PresignPerMinute)),
 		ipLimit:    newLimiter(max(1, d.Config.PresignPerMinuteIP)),
@@ -145,6 +153,10 @@ func New(d Deps) (*Server, error) {
 	if s.proxies, err = parseProxies(d.Config.TrustedProxies); err != nil {
 		return nil, err
 	}
+	if s.cfg.SessionTTL <= 0 {
+		s.cfg.SessionTTL = 12 * time.Hour
+	}
+	s.csp = s.pageCSP()
 	for _, t := range d.Config.APITokens {
 		sum := sha256.Sum256([]byte(t))
 		s.tokens[sum] = "t_" + hex.EncodeToString(sum[:8])

@@ -128,7 +128,7 @@ func (s *Server) ownUpload(ctx context.Context, id string) (*upload.Upload, erro
 	} else if err != nil {
 		return nil, err
 	}
-	if u.Owner != ownerOf(ctx).Owner {
+	if !ownerOf(ctx).sees(u) {
 		return nil, notFound
 	}
 	return u, nil

@@ -32,9 +32,10 @@ const uploadedGrace = time.Hour
 func (s *Server) uploaded(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
 	q := r.URL.Query()
-	owner := ownerOf(r.Context()).Owner
+	who := ownerOf(r.Context())
+	owner := who.Owner
 	exp, _ := strconv.ParseInt(q.Get("exp"), 10, 64)
-	want := s.sign(uploadedClaim(id, owner, q.Get("profile"), exp))
+	want := s.sign(uploadedClaim(id, who.claimOwner(), q.Get("profile"), exp))
 	if !upload.ValidID(id) || !hmac.Equal([]byte(want), []byte(q.Get("sig"))) {
 		return upload.Errorf(upload.ENOTFOUND, "This upload link is not valid for you.")
 	}
@@ -42,7 +43,7 @@ func (s *Server) uploaded(w http.ResponseWriter, r *http.Request) error {
 		return upload.Errorf(upload.EEXPIRED, "This upload link expired at %s; please go back and upload the file again.",
 			lapsed.UTC().Format("15:04 UTC on 2 January"))
 	}
-	prof, err := s.profile(q.Get("profile"))
+	prof, err := s.profileFor(r.Context(), q.Get("profile"))
 	if err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func (s *Server) uploaded(w http.ResponseWriter, r *http.Request) error {
 		}
 		now := s.now()
 		u = &upload.Upload{
-			ID: id, Profile: prof.Name, Owner: owner, Filename: "Untitled image",
+			ID: id, Profile: prof.Name, Owner: owner, User: who.User, Filename: "Untitled image",
 			DeclaredType: normalizeType(info.ContentType), DeclaredBytes: info.Size,
 			Status: upload.StatusPending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now,
 		}
@@ -63,7 +64,7 @@ func (s *Server) uploaded(w http.ResponseWriter, r *http.Request) error {
 		}
 	} else if err != nil {
 		return err
-	} else if u.Owner != owner {
+	} else if !who.sees(u) {
 		return upload.Errorf(upload.ENOTFOUND, "Upload %s was not found.", id)
 	}
 	if _, err := s.complete(r.Context(), u); err != nil {

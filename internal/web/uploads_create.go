@@ -39,7 +39,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	prof, err := s.profile(req.Profile)
+	prof, err := s.profileFor(r.Context(), req.Profile)
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.now()
 	u := &upload.Upload{
-		ID: upload.NewID(now), Profile: prof.Name, Owner: ownerOf(r.Context()).Owner,
+		ID: upload.NewID(now), Profile: prof.Name, Owner: ownerOf(r.Context()).Owner, User: ownerOf(r.Context()).User,
 		Filename: cleanFilename(req.Filename), DeclaredType: ct, DeclaredBytes: req.Size,
 		Status: upload.StatusPending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.UploadExpires),
 	}
@@ -92,6 +92,23 @@ func (s *Server) presign(ctx context.Context, u *upload.Upload, prof upload.Prof
 		return nil, err
 	}
 	return post, nil
+}
+
+// profileFor is profile for the caller: a signed-in user's default is the
+// first profile their link allows, and any other answers 403.
+func (s *Server) profileFor(ctx context.Context, name string) (upload.Profile, error) {
+	id := ownerOf(ctx)
+	if name == "" && len(id.Profiles) > 0 && !id.allows(s.cfg.DefaultProfile) {
+		name = id.Profiles[0]
+	}
+	p, err := s.profile(name)
+	if err != nil {
+		return p, err
+	}
+	if !id.allows(p.Name) {
+		return p, upload.Errorf(upload.EFORBIDDEN, "You may not upload to the %s profile; your sign-in allows only %s.", p.Name, strings.Join(id.Profiles, ", "))
+	}
+	return p, nil
 }
 
 func (s *Server) profile(name string) (upload.Profile, error) {
