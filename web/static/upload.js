@@ -461,7 +461,7 @@
       input.accept = form.dataset.accept || '';
       if (limits) {
         const types = l.accept.length ? listSentence(l.accept.map((a) => TYPE_NAMES[a] || a)) : 'Images';
-        limits.textContent = `${types}, up to ${l.maxText} each. Several files at once are fine.`;
+        limits.textContent = `${types}${l.maxBytes ? `, up to ${l.maxText} each` : ''}. Several files at once are fine.`;
       }
     }
 
