@@ -5,7 +5,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -299,4 +301,78 @@ func TestSignInLinks(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestAdminLinks: the admin page, behind ADMIN_USER/ADMIN_PASSWORD, mints
+// the same links; a cross-site form post to it is refused.
+func TestAdminLinks(t *testing.T) {
+	a := startApp(t, map[string]string{"API_TOKENS": "host-token", "ADMIN_USER": "admin", "ADMIN_PASSWORD": "correct horse battery"})
+	post := func(form url.Values, user, pass string, crossSite bool) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", a.base+"/admin/sign-in-links", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(user, pass)
+		if crossSite {
+			req.Header.Set("Origin", "https://evil.example")
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+		} else {
+			req.Header.Set("Origin", a.base)
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	req, _ := http.NewRequest("GET", a.base+"/admin", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /admin without credentials: %d, want 401", resp.StatusCode)
+	}
+	req.SetBasicAuth("admin", "correct horse battery")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `action="/admin/sign-in-links"`) {
+		t.Errorf("GET /admin: %d, want the form", resp.StatusCode)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("the admin page's CSP allows inline code: %q", csp)
+	}
+
+	form := url.Values{"user": {"gina"}, "profiles": {"avatar"}, "expires_in": {"1h"}}
+	if st, _ := post(form, "admin", "wrong password!", false); st != http.StatusUnauthorized {
+		t.Errorf("wrong password: %d, want 401", st)
+	}
+	if st, _ := post(form, "admin", "correct horse battery", true); st != http.StatusForbidden {
+		t.Errorf("cross-site form post: %d, want 403", st)
+	}
+	if st, body := post(url.Values{"user": {""}}, "admin", "correct horse battery", false); st != http.StatusBadRequest || !strings.Contains(body, "is missing") {
+		t.Errorf("no user: %d, want 400 with the reason", st)
+	}
+	st, body := post(form, "admin", "correct horse battery", false)
+	m := regexp.MustCompile(`value="(` + regexp.QuoteMeta(a.base) + `/sign-in/[^"]+)"`).FindStringSubmatch(body)
+	if st != http.StatusCreated || m == nil {
+		t.Fatalf("minting on the admin page: %d, no link in:\n%s", st, body)
+	}
+	resp, _, gina := a.visit(t, m[1])
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the admin's link: %d, want 303", resp.StatusCode)
+	}
+	if s := gina.uploadPhoto(t, photo(t, 400, 400), "avatar"); s.Status != "ready" {
+		t.Errorf("gina's upload ended %s", s.Status)
+	}
+	var e apiError
+	if st := gina.do(t, "POST", "/api/uploads", map[string]any{"filename": "a.jpg", "content_type": "image/jpeg", "size": 100, "profile": "photo"}, &e); st != http.StatusForbidden {
+		t.Errorf("gina uploading a photo (her link allows avatar): %d, want 403", st)
+	}
 }
