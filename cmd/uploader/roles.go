@@ -263,6 +263,9 @@ func devSecret(dir string) (string, error) {
 }
 
 func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Logger, cl *closers) (*web.Server, error) {
+	if !cfg.Dev() && len(cfg.SessionSecret) < 32 {
+		return nil, errors.New("SESSION_SECRET must be at least 32 characters for the web role: it signs the no-JavaScript upload redirect and anonymous sessions (try: openssl rand -hex 32)")
+	}
 	cdnBase, serveCDN := cfg.CDNBaseURL, false
 	if cdnBase == "" {
 		cdnBase, serveCDN = cfg.AppURL+"/cdn", true

@@ -24,6 +24,13 @@ func TestLoadDefaults(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("dev defaults do not validate: %v", err)
 	}
+	if c.SessionTTL != 12*time.Hour || len(c.AllowedOrigins) != 0 {
+		t.Errorf("SESSION_TTL %s, ALLOWED_ORIGINS %q; want 12h and none", c.SessionTTL, c.AllowedOrigins)
+	}
+	c, _ = Load(env(map[string]string{"APP_ENV": "development", "ALLOWED_ORIGINS": "https://shop.example, http://localhost:3000"}))
+	if len(c.AllowedOrigins) != 2 || c.AllowedOrigins[1] != "http://localhost:3000" || c.Validate() != nil {
+		t.Errorf("ALLOWED_ORIGINS read as %q (%v)", c.AllowedOrigins, c.Validate())
+	}
 	c, _ = Load(env(map[string]string{"API_TOKENS": " a, b ,,", "APP_ENV": "development"}))
 	if len(c.APITokens) != 2 || c.AllowAnonymous {
 		t.Errorf("tokens %q anonymous %v; want [a b] and anonymous off", c.APITokens, c.AllowAnonymous)
@@ -48,6 +55,11 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"APP_ENV": "staging"}, []string{"APP_ENV"}},
 		{map[string]string{"APP_ENV": "development", "AWS_SESSION_TOKEN": "tok"}, []string{"AWS_SESSION_TOKEN"}},
 		{map[string]string{"APP_ENV": "development", "AWS_ACCESS_KEY_ID": "ASIA"}, []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}},
+		{map[string]string{"APP_ENV": "development", "SESSION_TTL": "forever"}, []string{"SESSION_TTL"}},
+		{map[string]string{"APP_ENV": "development", "SESSION_TTL": "10s"}, []string{"SESSION_TTL"}},
+		{map[string]string{"APP_ENV": "development", "ALLOWED_ORIGINS": "https://ok.example, www.example.com"}, []string{"ALLOWED_ORIGINS", "www.example.com"}},
+		{map[string]string{"APP_ENV": "development", "ALLOWED_ORIGINS": "https://shop.example/"}, []string{"ALLOWED_ORIGINS", "trailing slash"}},
+		{map[string]string{"APP_ENV": "development", "ALLOWED_ORIGINS": "https://shop.example/page"}, []string{"ALLOWED_ORIGINS"}},
 		// Production needs its services and an explicit access decision.
 		{map[string]string{"API_TOKENS": "x"}, []string{"DATABASE_URL", "REDIS_URL", "S3_BUCKET", "APP_URL"}},
 		{map[string]string{"DATABASE_URL": "postgres://h/db", "REDIS_URL": "redis://h", "S3_BUCKET": "b", "APP_URL": "https://a.example", "ALLOW_ANONYMOUS": "false"}, []string{"API_TOKENS"}},
