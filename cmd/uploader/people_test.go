@@ -153,6 +153,59 @@ func TestSignInLinks(t *testing.T) {
 		}
 	})
 
+	t.Run("without JavaScript", func(t *testing.T) {
+		resp, err := alice.http.Get(a.base + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(page), `value="avatar"`) {
+			t.Errorf("alice's profile picker offers avatar, which her link does not allow")
+		}
+		action := regexp.MustCompile(`<form[^>]*id="upload-form"[^>]*action="([^"]+)"`).FindSubmatch(page)
+		if action == nil {
+			t.Fatalf("no upload form on alice's page:\n%s", page)
+		}
+		fields := map[string]string{}
+		for _, m := range regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)"`).FindAllSubmatch(page, -1) {
+			fields[htmlUnescape(string(m[1]))] = htmlUnescape(string(m[2]))
+		}
+		body, ctype := multipartForm(fields, "image/jpeg", img)
+		req, _ := http.NewRequest("POST", htmlUnescape(string(action[1])), body)
+		req.Header.Set("Content-Type", ctype)
+		resp, err = alice.http.Do(req) // S3 answers 303 to the app
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		next := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusSeeOther || next == "" {
+			t.Fatalf("S3 answered %d to %q, want 303 to the app", resp.StatusCode, next)
+		}
+		if resp, err = alice.http.Get(next); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		id, ok := strings.CutPrefix(resp.Header.Get("Location"), "/uploads/")
+		if resp.StatusCode != http.StatusSeeOther || !ok {
+			t.Fatalf("the app answered %d to %q, want 303 to the upload's page", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if s := alice.waitDone(t, id); s.Status != "ready" {
+			t.Errorf("alice's no-JS upload ended %s", s.Status)
+		}
+		if st := bob.do(t, "GET", "/api/uploads/"+id, nil, nil); st != 404 {
+			t.Errorf("bob sees alice's no-JS upload: %d", st)
+		}
+		if resp, err = bob.http.Get(next); err != nil { // bob replays alice's redirect
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("alice's redirect opened without her session: %d, want 401", resp.StatusCode)
+		}
+	})
+
 	t.Run("each sees their own", func(t *testing.T) {
 		for _, c := range []struct {
 			who  string
@@ -189,14 +242,14 @@ func TestSignInLinks(t *testing.T) {
 			}
 			return out
 		}
-		if got := ids(alice, "/api/uploads?user=bob"); len(got) != 1 || got[0] != aliceUp.ID {
-			t.Errorf("alice's list (asking for bob's) = %v, want only hers %s", got, aliceUp.ID)
+		if got := ids(alice, "/api/uploads?user=bob"); len(got) != 2 || got[1] != aliceUp.ID {
+			t.Errorf("alice's list (asking for bob's) = %v, want only her two, %s the older", got, aliceUp.ID)
 		}
-		if got := ids(a, "/api/uploads"); len(got) != 2 {
-			t.Errorf("the host's list = %v, want both", got)
+		if got := ids(a, "/api/uploads"); len(got) != 3 {
+			t.Errorf("the host's list = %v, want all three", got)
 		}
-		if got := ids(a, "/api/uploads?user=alice"); len(got) != 1 || got[0] != aliceUp.ID {
-			t.Errorf("the host's list of alice = %v, want %s", got, aliceUp.ID)
+		if got := ids(a, "/api/uploads?user=alice"); len(got) != 2 || got[1] != aliceUp.ID {
+			t.Errorf("the host's list of alice = %v, want her two", got)
 		}
 		// The page lists hers only, and says who is signed in.
 		resp, err := alice.http.Get(a.base + "/uploads")
