@@ -119,7 +119,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				serve(identity{Owner: sess.Owner, User: sess.User, Profiles: sess.Profiles, Via: viaBrowser, Session: hash})
 				return
 			case code != upload.ENOTFOUND && code != upload.EEXPIRED:
-				s.errorPage(w, r, err)
+				if strings.HasPrefix(r.URL.Path, "/api/") {
+					s.errorJSON(w, r, err)
+				} else {
+					s.errorPage(w, r, err)
+				}
 				return
 			}
 			// Signed out, revoked or lapsed: as if there were no cookie.
