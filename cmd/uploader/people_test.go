@@ -70,7 +70,8 @@ func (a *app) bearer(token string) *app {
 // and profile, single use, expiry, revocation and sign-out.
 func TestSignInLinks(t *testing.T) {
 	dir := t.TempDir()
-	a := startApp(t, map[string]string{"API_TOKENS": "host-token,other-host", "DATA_DIR": dir, "SESSION_TTL": "2h"})
+	a := startApp(t, map[string]string{"API_TOKENS": "host-token,other-host", "DATA_DIR": dir, "SESSION_TTL": "2h",
+		"ALLOWED_ORIGINS": "https://shop.example"})
 	img := photo(t, 640, 480)
 
 	t.Run("minting", func(t *testing.T) {
@@ -339,7 +340,7 @@ func TestSignInLinks(t *testing.T) {
 			origin string
 			status int
 			allow  string
-		}{{"https://evil.example", 403, ""}} {
+		}{{"https://evil.example", 403, ""}, {"https://shop.example", 204, "https://shop.example"}} {
 			req, _ := http.NewRequest("OPTIONS", a.base+"/api/uploads", nil)
 			req.Header.Set("Origin", c.origin)
 			req.Header.Set("Access-Control-Request-Method", "POST")
@@ -352,6 +353,33 @@ func TestSignInLinks(t *testing.T) {
 			if resp.StatusCode != c.status || resp.Header.Get("Access-Control-Allow-Origin") != c.allow {
 				t.Errorf("preflight from %s: %d, allow-origin %q; want %d, %q", c.origin, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), c.status, c.allow)
 			}
+			if c.allow != "" && (!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") || resp.Header.Get("Access-Control-Allow-Credentials") != "") {
+				t.Errorf("preflight from %s: allow-headers %q, allow-credentials %q; want Authorization and no credentials", c.origin,
+					resp.Header.Get("Access-Control-Allow-Headers"), resp.Header.Get("Access-Control-Allow-Credentials"))
+			}
+		}
+		// The request itself, as a browser on the host page sends it.
+		req, _ := http.NewRequest("GET", a.base+"/api/uploads/"+bobUp.ID, nil)
+		req.Header.Set("Origin", "https://shop.example")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		req.Header.Set("Authorization", "Bearer "+bobLink.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+			t.Errorf("cross-origin GET with the embed token: %d, allow-origin %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+		}
+		// The script keeps its URL and is served fresh within minutes.
+		if resp, err = http.Get(a.base + "/embed.js"); err != nil {
+			t.Fatal(err)
+		}
+		js, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") ||
+			resp.Header.Get("Cache-Control") != "public, max-age=300" || !strings.Contains(string(js), "function mount(") {
+			t.Errorf("GET /embed.js: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"))
 		}
 	})
 }
