@@ -87,9 +87,9 @@ func (s *Server) mintSession(ctx context.Context, owner string, req sessionReque
 	now := s.now()
 	expires := now.Add(ttl).Truncate(time.Millisecond)
 	link, token := newSecret(""), newSecret(embedPrefix)
-	for secret, kind := range map[string]string{link: upload.SessionLink, token: upload.SessionEmbed} {
-		sess := &upload.Session{Kind: kind, Owner: owner, User: user, Profiles: profiles, CreatedAt: now, ExpiresAt: expires}
-		if err := s.sessions.CreateSession(ctx, secretHash(secret), sess); err != nil {
+	for _, k := range []struct{ secret, kind string }{{link, upload.SessionLink}, {token, upload.SessionEmbed}} {
+		sess := &upload.Session{Kind: k.kind, Owner: owner, User: user, Profiles: profiles, CreatedAt: now, ExpiresAt: expires}
+		if err := s.sessions.CreateSession(ctx, secretHash(k.secret), sess); err != nil {
 			return nil, err
 		}
 	}
