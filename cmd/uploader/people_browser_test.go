@@ -160,7 +160,7 @@ func TestBrowserEmbed(t *testing.T) {
 	b := newBrowser(t)
 	b.do(t, 20*time.Second,
 		chromedp.Navigate(allowed+"/"),
-		chromedp.WaitReady(chromedp.CSS("#uploader .uploader-embed input[type=file]")),
+		chromedp.WaitReady(chromedp.CSS("#uploader .uploader-embed form.is-enhanced")),
 		chromedp.SetUploadFiles(chromedp.CSS("#uploader input[type=file]"), []string{file}),
 	)
 	defer func() {
@@ -199,11 +199,21 @@ func TestBrowserEmbed(t *testing.T) {
 	if len(list.Uploads) != 1 || list.Uploads[0].Status != "ready" {
 		t.Errorf("the host sees %+v for its user, want one ready upload", list.Uploads)
 	}
+	// The profile's limits arrived: the hint says them, and a file of
+	// another type is refused before anything is sent.
+	if hint := eval[string](t, b, `document.querySelector('#uploader .hint').textContent`); !strings.Contains(hint, "up to 20 MB each") {
+		t.Errorf("the embed's hint says %q, want the photo profile's limit", hint)
+	}
+	b.do(t, 10*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#uploader input[type=file]"), []string{writeFile(t, "notes.txt", []byte("not an image"))}))
+	b.waitFor(t, "the text file to be refused", `document.querySelectorAll('#uploader li.upload-item').length === 2`, 10*time.Second)
+	if msg := eval[string](t, b, `(document.querySelectorAll('#uploader li.upload-item')[1].querySelector('.upload-error') || {}).textContent || ''`); !strings.Contains(msg, "only JPEG, PNG, GIF and WebP images are accepted") {
+		t.Errorf("a text file in the embed: %q, want it refused in words", msg)
+	}
 	b.checkConsole(t, "the allowed host page", nil)
 
 	b.do(t, 20*time.Second,
 		chromedp.Navigate(other+"/"),
-		chromedp.WaitReady(chromedp.CSS("#uploader .uploader-embed input[type=file]")),
+		chromedp.WaitReady(chromedp.CSS("#uploader .uploader-embed form.is-enhanced")),
 		chromedp.SetUploadFiles(chromedp.CSS("#uploader input[type=file]"), []string{file}),
 	)
 	b.waitFor(t, "the refused upload to fail", `(() => { const li = document.querySelector('#uploader li.upload-item'); return !!li && li.dataset.state === 'failed'; })()`, 30*time.Second)

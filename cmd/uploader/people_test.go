@@ -142,6 +142,15 @@ func TestSignInLinks(t *testing.T) {
 	}
 
 	t.Run("profiles per user", func(t *testing.T) {
+		var ps struct {
+			Profiles []struct {
+				Name     string `json:"name"`
+				MaxBytes int64  `json:"max_bytes"`
+			} `json:"profiles"`
+		}
+		if st := alice.do(t, "GET", "/api/profiles", nil, &ps); st != 200 || len(ps.Profiles) != 1 || ps.Profiles[0].Name != "photo" || ps.Profiles[0].MaxBytes != 20<<20 {
+			t.Errorf("alice's profiles: %d %+v, want photo alone with its limit", st, ps.Profiles)
+		}
 		var e apiError
 		st := alice.do(t, "POST", "/api/uploads", map[string]any{"filename": "a.jpg", "content_type": "image/jpeg", "size": 100, "profile": "avatar"}, &e)
 		if st != http.StatusForbidden || !strings.Contains(e.Error.Message, "may not upload to the avatar profile") {

@@ -49,6 +49,7 @@ func (s *Server) Handler() http.Handler {
 
 			r.With(s.limitPresign).Post("/api/uploads", s.api(s.createUpload))
 			r.Get("/api/uploads", s.api(s.listUploads))
+			r.Get("/api/profiles", s.api(s.listProfiles))
 			r.Get("/api/uploads/{id}", s.api(s.showUpload))
 			r.Post("/api/uploads/{id}/complete", s.api(s.completeUpload))
 			r.Delete("/api/uploads/{id}", s.api(s.deleteUpload))

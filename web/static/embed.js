@@ -56,11 +56,24 @@
       if (b && root.contains(b) && core.copyFrom) core.copyFrom(b);
     });
     element.replaceChildren(root);
-    core.initUploadForm(form, {
-      parts: { input, list, zone, limits },
-      endpoint,
-      token: String(opts.token),
-    });
+    const token = String(opts.token);
+    const start = () => core.initUploadForm(form, { parts: { input, list, zone, limits }, endpoint, token });
+    // The profile's limits, so a file too large or of the wrong type is
+    // refused before it is sent, as on the upload page. Without them the
+    // server still refuses it, in the same words.
+    fetch(`${endpoint}/api/profiles`, { credentials: 'omit', headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' } })
+      .then((res) => (res.ok ? res.json() : null))
+      .then((body) => {
+        const list = (body && body.profiles) || [];
+        const p = list.find((x) => x.name === form.dataset.profile) || (!form.dataset.profile && list[0]);
+        if (p) {
+          form.dataset.profile = p.name;
+          form.dataset.maxBytes = String(p.max_bytes || '');
+          form.dataset.accept = (p.allowed_types || []).join(',');
+        }
+      })
+      .catch(() => {})
+      .finally(start);
     return { unmount: () => root.remove() };
   }
 
