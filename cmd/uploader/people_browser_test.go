@@ -312,7 +312,18 @@ func startProduction(t *testing.T, extra map[string]string) *app {
 // use off), a stranger's browser gets nothing, and a person signed in by
 // a link uploads from the browser.
 func TestProductionSignedInUpload(t *testing.T) {
-	a := startProduction(t, map[string]string{"API_TOKENS": "prod-host-token"})
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			env := map[string]string{"API_TOKENS": "prod-host-token"}
+			if db == "postgres" {
+				env["DATABASE_URL"] = testenv.PostgresURL(t)
+			}
+			productionSignedInUpload(t, startProduction(t, env))
+		})
+	}
+}
+
+func productionSignedInUpload(t *testing.T, a *app) {
 	b := newBrowser(t)
 	b.do(t, 15*time.Second, chromedp.Navigate(a.base+"/"), chromedp.WaitReady(chromedp.CSS("body")))
 	if text := b.pageText(t); !strings.Contains(text, "You are not signed in") {
