@@ -66,7 +66,9 @@ func (id identity) sees(u *upload.Upload) bool {
 	return u.Owner == id.Owner && (id.User == "" || u.User == id.User)
 }
 
-// claimOwner names the caller inside signed claims (the no-JS redirect).
+// claimOwner names the caller inside signed claims (the no-JS redirect)
+// and in per-owner limits: each of an owner's users is counted alone, so
+// one busy person does not use up a host app's budget.
 func (id identity) claimOwner() string {
 	if id.User == "" {
 		return id.Owner

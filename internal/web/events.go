@@ -26,7 +26,7 @@ const (
 // or when they hold too many streams already (429).
 func (s *Server) uploadEvents(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
-	owner := ownerOf(r.Context()).Owner
+	owner := ownerOf(r.Context()).claimOwner() // each signed-in user their own
 	release, full := s.streams.enter(owner, ipKey(s.proxies.clientIP(r)))
 	if release == nil {
 		w.Header().Set("Retry-After", strconv.Itoa(int(streamFallback/time.Second)))

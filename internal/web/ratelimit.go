@@ -105,7 +105,7 @@ func (s *Server) limit(perOwner bool, next http.Handler) http.Handler {
 		ip := ipKey(s.proxies.clientIP(r))
 		ok, wait := s.ipLimit.allow(ip, now)
 		if id := ownerOf(r.Context()); ok && perOwner {
-			ok, wait = s.ownerLimit.allow(id.Owner, now)
+			ok, wait = s.ownerLimit.allow(id.claimOwner(), now) // a signed-in user has a budget of their own
 			if ok && id.Anonymous {
 				ok, wait = s.ownerLimit.allow("anonymous@"+ip, now)
 			}
