@@ -466,3 +466,22 @@ func TestAdminLinks(t *testing.T) {
 		t.Errorf("gina uploading a photo (her link allows avatar): %d, want 403", st)
 	}
 }
+
+// TestUsersOwnBudgets: the presign limit counts each signed-in user of a
+// host alone, so one busy person does not lock out the host's others.
+func TestUsersOwnBudgets(t *testing.T) {
+	a := startApp(t, map[string]string{"API_TOKENS": "host-token", "PRESIGN_PER_MINUTE": "4"}) // a burst of 1
+	body := map[string]any{"filename": "a.jpg", "content_type": "image/jpeg", "size": 100, "profile": "photo"}
+	alice := a.bearer(a.mint(t, "alice", nil, "").Token)
+	bob := a.bearer(a.mint(t, "bob", nil, "").Token)
+	if st := alice.do(t, "POST", "/api/uploads", body, nil); st != http.StatusCreated {
+		t.Fatalf("alice's first presign: %d", st)
+	}
+	var e apiError
+	if st := alice.do(t, "POST", "/api/uploads", body, &e); st != http.StatusTooManyRequests {
+		t.Errorf("alice's second presign within the burst: %d, want 429", st)
+	}
+	if st := bob.do(t, "POST", "/api/uploads", body, nil); st != http.StatusCreated {
+		t.Errorf("bob after alice used her budget: %d, want 201", st)
+	}
+}

@@ -54,7 +54,7 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/api/uploads/{id}/complete", s.api(s.completeUpload))
 			r.Delete("/api/uploads/{id}", s.api(s.deleteUpload))
 			if s.sessions != nil {
-				r.With(ownerOnly, s.limitPresign).Post("/api/sessions", s.api(s.createSession))
+				r.With(ownerOnly, s.limitByIP).Post("/api/sessions", s.api(s.createSession))
 				r.With(ownerOnly).Delete("/api/sessions/{user}", s.api(s.revokeSessions))
 			}
 		})
