@@ -98,7 +98,7 @@ func (s *Server) presign(ctx context.Context, u *upload.Upload, prof upload.Prof
 // first profile their link allows, and any other answers 403.
 func (s *Server) profileFor(ctx context.Context, name string) (upload.Profile, error) {
 	id := ownerOf(ctx)
-	if name == "" && len(id.Profiles) > 0 && !id.allows(s.cfg.DefaultProfile) {
+	if name == "" && len(id.Profiles) > 0 && !id.allows(defaultProfile) {
 		name = id.Profiles[0]
 	}
 	p, err := s.profile(name)
