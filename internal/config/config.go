@@ -292,8 +292,10 @@ func (c Config) Validate() error {
 	if c.AppURL == "" {
 		add("APP_URL is not set: give the app's public origin, e.g. https://uploads.example.com (S3 CORS and redirects need it)")
 	}
-	if len(c.SessionSecret) < 32 && c.AllowAnonymous {
-		add("SESSION_SECRET must be at least 32 characters when ALLOW_ANONYMOUS=true (try: openssl rand -hex 32)")
+	// Every production deployment has browser sessions: signed-in people
+	// (sign-in links), and anonymous visitors when ALLOW_ANONYMOUS=true.
+	if len(c.SessionSecret) < 32 {
+		add("SESSION_SECRET must be at least 32 characters in production: it signs the session cookies of signed-in people (try: openssl rand -hex 32)")
 	}
 	if len(c.APITokens) == 0 && !c.AllowAnonymous {
 		add("API_TOKENS is empty and ALLOW_ANONYMOUS is not true: set tokens, or ALLOW_ANONYMOUS=true to let anyone upload")

@@ -64,6 +64,8 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"API_TOKENS": "x"}, []string{"DATABASE_URL", "REDIS_URL", "S3_BUCKET", "APP_URL"}},
 		{map[string]string{"DATABASE_URL": "postgres://h/db", "REDIS_URL": "redis://h", "S3_BUCKET": "b", "APP_URL": "https://a.example", "ALLOW_ANONYMOUS": "false"}, []string{"API_TOKENS"}},
 		{map[string]string{"DATABASE_URL": "postgres://h/db", "REDIS_URL": "redis://h", "S3_BUCKET": "b", "APP_URL": "https://a.example", "ALLOW_ANONYMOUS": "true"}, []string{"SESSION_SECRET"}},
+		// Signed-in people have sessions even when anonymous ones are off.
+		{map[string]string{"DATABASE_URL": "postgres://h/db", "REDIS_URL": "redis://h", "S3_BUCKET": "b", "APP_URL": "https://a.example", "API_TOKENS": "x"}, []string{"SESSION_SECRET", "signed-in"}},
 	}
 	for _, c := range cases {
 		cfg, err := Load(env(c.env))
@@ -85,7 +87,7 @@ func TestErrorsNameTheVariable(t *testing.T) {
 func TestProductionValid(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		"DATABASE_URL": "postgres://h/db", "REDIS_URL": "rediss://h:6380", "S3_BUCKET": "b",
-		"APP_URL": "https://a.example", "API_TOKENS": "t1",
+		"APP_URL": "https://a.example", "API_TOKENS": "t1", "SESSION_SECRET": strings.Repeat("k", 32),
 	}))
 	if err != nil {
 		t.Fatal(err)
