@@ -43,7 +43,7 @@ func (b *bench) p6(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	env := map[string]string{
-		"APP_ENV": "production", "APP_URL": "http://localhost", "API_TOKENS": "x", "LOG_LEVEL": "warn",
+		"APP_ENV": "production", "APP_URL": "http://localhost", "API_TOKENS": "x", "LOG_LEVEL": "warn", "SESSION_SECRET": randomHex(32),
 		"DATABASE_URL": schema.url(), "REDIS_URL": b.redis.url(),
 		"S3_ENDPOINT": b.s3.Endpoint, "S3_BUCKET": bucket, "S3_REGION": b.s3.Region,
 		"AWS_ACCESS_KEY_ID": b.s3.AccessKey, "AWS_SECRET_ACCESS_KEY": b.s3.SecretKey,

@@ -50,6 +50,7 @@ type parts struct {
 	objects  *s3store.Store
 	redis    asynq.RedisConnOpt
 	enqueue  *jobs.Enqueuer // one Redis client for queuing, shared by web and worker in dev
+	status   *jobs.StatusFeed
 	profiles upload.Profiles
 
 	eventSecret string // the embedded gateway's webhook secret (dev only)
@@ -84,7 +85,7 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, cl *clo
 	cl.add(func() { db.Close() })
 	objects, err := s3store.New(ctx, s3store.Config{
 		Bucket: cfg.S3Bucket, Region: cfg.S3Region, Endpoint: cfg.S3Endpoint,
-		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, SessionToken: cfg.S3SessionToken,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("S3: %w", err)
@@ -95,8 +96,10 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, cl *clo
 	}
 	enq := jobs.NewEnqueuer(redis)
 	cl.add(func() { enq.Close() })
+	status := jobs.NewStatusFeed(redis, log)
+	cl.add(func() { status.Close() })
 	log.Info("connected", "database", db.Dialect(), "bucket", objects.Bucket(), "s3_endpoint", or(cfg.S3Endpoint, "AWS"))
-	return &parts{db: db, objects: objects, redis: redis, enqueue: enq, profiles: profiles}, nil
+	return &parts{db: db, objects: objects, redis: redis, enqueue: enq, status: status, profiles: profiles}, nil
 }
 
 func runMigrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
@@ -177,6 +180,11 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	if cfg.AppURL == "" {
 		cfg.AppURL = "http://localhost:" + strconv.Itoa(cfg.Port)
 	}
+	if cfg.BindAddr == "" {
+		// A developer's machine: nobody else on the network needs to reach
+		// the open (token-less) app or its admin surface.
+		cfg.BindAddr = "127.0.0.1"
+	}
 	// The web port listens (answering 503) before the gateway starts: the
 	// gateway posts its bucket events there.
 	hs, err := startHTTP(cfg)
@@ -187,16 +195,22 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	var eventSecret string // per run: only this run's gateway knows it
 	if cfg.S3Endpoint == "" && cfg.S3Bucket == "" {
 		eventSecret = randomHex(32)
-		hook := fmt.Sprintf("http://127.0.0.1:%d/api/s3-events?secret=%s", cfg.Port, eventSecret)
+		host := cfg.BindAddr
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			host = "127.0.0.1"
+		}
+		hook := "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Port)) + "/api/s3-events?secret=" + eventSecret
 		s3, err := devstack.StartS3With(filepath.Join(cfg.DataDir, "s3"), cfg.DevS3Addr, devstack.S3Options{EventWebhookURL: hook})
 		if err != nil {
 			return err
 		}
 		cl.add(s3.Stop)
 		cfg.S3Endpoint, cfg.S3Bucket, cfg.S3Region = s3.Endpoint, "uploads", s3.Region
-		cfg.S3AccessKey, cfg.S3SecretKey = s3.AccessKey, s3.SecretKey
+		cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3SessionToken = s3.AccessKey, s3.SecretKey, ""
+		// The secret stays out of the log (logs travel further than the
+		// machine); the README says where to find it.
 		log.Info("embedded S3 gateway (versitygw)", "endpoint", s3.Endpoint, "bucket", cfg.S3Bucket,
-			"access_key", s3.AccessKey, "secret_key", s3.SecretKey, "dir", filepath.Join(cfg.DataDir, "s3"))
+			"access_key", s3.AccessKey, "dir", filepath.Join(cfg.DataDir, "s3"))
 	}
 	if cfg.RedisURL == "" {
 		m, err := devstack.StartRedis("127.0.0.1:0")
@@ -229,7 +243,7 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	if err := p.objects.EnsureBucket(ctx); err != nil {
 		return err
 	}
-	if err := p.objects.PutCORS(ctx, devOrigins(cfg.AppURL)); err != nil {
+	if err := p.objects.PutCORS(ctx, append(devOrigins(cfg.AppURL), cfg.AllowedOrigins...)); err != nil {
 		return err
 	}
 	if err := startWorker(ctx, cfg, p, log, &cl); err != nil {
@@ -279,6 +293,9 @@ func devSecret(dir string) (string, error) {
 }
 
 func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Logger, cl *closers) (*web.Server, error) {
+	if !cfg.Dev() && len(cfg.SessionSecret) < 32 {
+		return nil, errors.New("SESSION_SECRET must be at least 32 characters for the web role: it signs the no-JavaScript upload redirect and anonymous sessions (try: openssl rand -hex 32)")
+	}
 	cdnBase, serveCDN := cfg.CDNBaseURL, false
 	if cdnBase == "" {
 		cdnBase, serveCDN = cfg.AppURL+"/cdn", true
@@ -298,6 +315,7 @@ func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Lo
 	}
 	invalidator, err := cdn.NewInvalidator(ctx, cdn.InvalidatorConfig{
 		DistributionID: cfg.CloudFrontDistributionID, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		SessionToken: cfg.S3SessionToken,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("CLOUDFRONT_DISTRIBUTION_ID: %w", err)
@@ -314,19 +332,23 @@ func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Lo
 			s3Origin = u.Scheme + "://" + u.Host
 		}
 	}
+	go p.status.Run(ctx) // wakes event streams when the worker changes a row
 	return web.New(web.Deps{
 		Config: web.Config{
 			AppURL: cfg.AppURL, APITokens: cfg.APITokens, AllowAnonymous: cfg.AllowAnonymous,
 			SessionSecret: []byte(cfg.SessionSecret), SecureCookies: strings.HasPrefix(cfg.AppURL, "https://"),
 			UploadExpires: cfg.UploadExpires, S3Origin: s3Origin, ServeCDN: serveCDN,
 			PresignPerMinute: cfg.PresignPerMinute, PresignPerMinuteIP: cfg.PresignPerMinuteIP,
+			TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout,
+			StreamsPerOwner: cfg.StreamsPerOwner, StreamsPerIP: cfg.StreamsPerIP,
 			AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword,
 			MultipartThreshold: cfg.MultipartThreshold, MultipartExpires: cfg.MultipartExpires,
 			SNSTopicARN: cfg.SNSTopicARN, Bucket: p.objects.Bucket(), EventSecret: p.eventSecret,
+			Production: !cfg.Dev(), SessionTTL: cfg.SessionTTL, AllowedOrigins: cfg.AllowedOrigins,
 		},
-		Store: p.db, Objects: p.objects, Jobs: p.enqueue, Profiles: p.profiles, CDN: urls, CDNCache: invalidator,
+		Store: jobs.Notifying(p.db, p.status), Objects: p.objects, Jobs: p.enqueue, Profiles: p.profiles, CDN: urls, CDNCache: invalidator,
 		Health: map[string]web.Pinger{"database": p.db, "s3": p.objects, "redis": p.enqueue},
-		Logger: log, Admin: admin,
+		Logger: log, Admin: admin, Status: p.status, Sessions: p.db,
 	})
 }
 
@@ -346,14 +368,16 @@ func startWorker(ctx context.Context, cfg config.Config, p *parts, log *slog.Log
 	// hard limit is reached.
 	debug.SetMemoryLimit(int64(cfg.WorkerMemoryMB) << 20)
 
-	rec := &jobs.Reconciler{Store: p.db, Objects: p.objects, Enqueuer: p.enqueue, Profiles: p.profiles, Logger: log}
+	// Every status change the worker makes is published, for the streams.
+	store := jobs.Notifying(p.db, p.status)
+	rec := &jobs.Reconciler{Store: store, Objects: p.objects, Enqueuer: p.enqueue, Profiles: p.profiles, Logger: log}
 
 	srv := jobs.NewServer(p.redis, jobs.ServerConfig{
 		Concurrency: concurrency, Profiles: p.profiles, Logger: log, PollInterval: cfg.WorkerPollInterval,
 	})
 	mux := asynq.NewServeMux()
 	mux.Handle(jobs.TypeProcess, &jobs.ProcessHandler{
-		Store: p.db, Objects: p.objects, Profiles: p.profiles,
+		Store: store, Objects: p.objects, Profiles: p.profiles,
 		Optimizer: imageproc.NewOptimizer(cfg.OptimizeTimeout), Logger: log,
 	})
 	mux.Handle(jobs.TypeReconcile, rec)
@@ -388,9 +412,9 @@ type httpServing struct {
 }
 
 func startHTTP(cfg config.Config) (*httpServing, error) {
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Port)))
 	if err != nil {
-		return nil, fmt.Errorf("PORT=%d: %w", cfg.Port, err)
+		return nil, fmt.Errorf("BIND_ADDR=%q PORT=%d: %w", cfg.BindAddr, cfg.Port, err)
 	}
 	hs := &httpServing{errc: make(chan error, 1)}
 	hs.srv = &http.Server{

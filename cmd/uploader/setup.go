@@ -65,14 +65,14 @@ func runSetup(ctx context.Context, cfg config.Config, log *slog.Logger, stdout i
 	}
 	store, err := s3store.New(ctx, s3store.Config{
 		Bucket: cfg.S3Bucket, Region: cfg.S3Region, Endpoint: cfg.S3Endpoint,
-		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, SessionToken: cfg.S3SessionToken,
 	})
 	if err != nil {
 		return fmt.Errorf("S3: %w", err)
 	}
 	log.Debug("setup", "bucket", cfg.S3Bucket, "s3_endpoint", or(cfg.S3Endpoint, "AWS"), "dry_run", *dryRun)
 	report := setup.Run(ctx, store, setup.Options{
-		AppURL: cfg.AppURL, Region: cfg.S3Region, CloudFrontARN: *arn,
+		AppURL: cfg.AppURL, AllowedOrigins: cfg.AllowedOrigins, Region: cfg.S3Region, CloudFrontARN: *arn,
 		ApplyBucketPolicy: *apply, DryRun: *dryRun, SNSTopicARN: cfg.SNSTopicARN,
 	}, stdout)
 	if err := report.Err(); err != nil {

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -20,6 +21,13 @@ type Config struct {
 	AppURL  string // APP_URL: the public origin of the web app
 	DataDir string // DATA_DIR: where `uploader dev` keeps its embedded S3 and SQLite
 
+	// BindAddr (BIND_ADDR) is the interface the HTTP server listens on:
+	// empty = all of them, except under `uploader dev`, which uses 127.0.0.1.
+	BindAddr string
+	// BodyTimeout (HTTP_BODY_TIMEOUT) bounds the time a client may take to
+	// send a request body.
+	BodyTimeout time.Duration
+
 	DatabaseURL string // DATABASE_URL: postgres://… or sqlite:PATH
 	RedisURL    string // REDIS_URL: redis:// or rediss://
 	// RedisInsecureSkipVerify accepts Heroku Redis's self-signed certificate
@@ -31,7 +39,11 @@ type Config struct {
 	S3Endpoint  string // S3_ENDPOINT: a non-AWS endpoint; empty for AWS
 	S3AccessKey string // AWS_ACCESS_KEY_ID
 	S3SecretKey string // AWS_SECRET_ACCESS_KEY
-	DevS3Addr   string // DEV_S3_ADDR: where `uploader dev` serves its embedded S3
+	// S3SessionToken (AWS_SESSION_TOKEN) goes with temporary keys (SSO,
+	// an assumed role); with no keys the SDK's default chain finds
+	// credentials itself (ECS task role, EC2 instance profile, ~/.aws).
+	S3SessionToken string
+	DevS3Addr      string // DEV_S3_ADDR: where `uploader dev` serves its embedded S3
 
 	CDNBaseURL string // CDN_BASE_URL: where variants/ is served; empty in dev = the app's /cdn
 
@@ -45,6 +57,8 @@ type Config struct {
 	AllowAnonymous bool          // ALLOW_ANONYMOUS: browser sessions without a token
 	SessionSecret  string        // SESSION_SECRET: signs session cookies
 	UploadExpires  time.Duration // UPLOAD_EXPIRES: lifetime of a presigned POST (and of part URLs)
+	SessionTTL     time.Duration // SESSION_TTL: lifetime of a browser signed in by a link
+	AllowedOrigins []string      // ALLOWED_ORIGINS: host pages that may call the API (embed.js)
 
 	MultipartThreshold int64         // MULTIPART_THRESHOLD: bytes above which uploads go in parts
 	MultipartExpires   time.Duration // MULTIPART_EXPIRES: how long a multipart upload may be resumed
@@ -52,6 +66,13 @@ type Config struct {
 
 	PresignPerMinute   int // PRESIGN_PER_MINUTE: presigns per owner per minute
 	PresignPerMinuteIP int // PRESIGN_PER_MINUTE_IP: presigns per client IP per minute
+	// TrustedProxies (TRUSTED_PROXIES) lists the proxies whose
+	// X-Forwarded-For is believed: CIDRs, addresses, or "heroku" (the peer
+	// is Heroku's router; the hop it appends is the client). Empty: none.
+	TrustedProxies string
+
+	StreamsPerOwner int // EVENT_STREAMS_PER_OWNER: open status streams per owner
+	StreamsPerIP    int // EVENT_STREAMS_PER_IP: open status streams per client IP
 
 	AdminUser     string // ADMIN_USER: guards /admin/queues (asynqmon)
 	AdminPassword string // ADMIN_PASSWORD
@@ -81,8 +102,10 @@ func Load(getenv func(string) string) (Config, error) {
 		S3Endpoint:  strings.TrimRight(getenv("S3_ENDPOINT"), "/"),
 		S3AccessKey: getenv("AWS_ACCESS_KEY_ID"),
 		S3SecretKey: getenv("AWS_SECRET_ACCESS_KEY"),
-		DevS3Addr:   or(getenv("DEV_S3_ADDR"), "127.0.0.1:9000"),
-		CDNBaseURL:  strings.TrimRight(getenv("CDN_BASE_URL"), "/"),
+
+		S3SessionToken: getenv("AWS_SESSION_TOKEN"),
+		DevS3Addr:      or(getenv("DEV_S3_ADDR"), "127.0.0.1:9000"),
+		CDNBaseURL:     strings.TrimRight(getenv("CDN_BASE_URL"), "/"),
 
 		CloudFrontDistributionID:  getenv("CLOUDFRONT_DISTRIBUTION_ID"),
 		CloudFrontDistributionARN: getenv("CLOUDFRONT_DISTRIBUTION_ARN"),
@@ -93,16 +116,25 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:                  or(getenv("LOG_LEVEL"), "info"),
 		AdminUser:                 getenv("ADMIN_USER"),
 		AdminPassword:             getenv("ADMIN_PASSWORD"),
+		TrustedProxies:            strings.TrimSpace(getenv("TRUSTED_PROXIES")),
+		BindAddr:                  strings.Trim(strings.TrimSpace(getenv("BIND_ADDR")), "[]"),
 		AllowAnonymous:            false,
 		SNSTopicARN:               getenv("SNS_TOPIC_ARN"),
 	}
 	var errs []error
 	c.Port = intVar(getenv, "PORT", 8080, &errs)
 	c.RedisInsecureSkipVerify = boolVar(getenv, "REDIS_TLS_INSECURE_SKIP_VERIFY", false, &errs)
+	c.BodyTimeout = durationVar(getenv, "HTTP_BODY_TIMEOUT", 10*time.Second, &errs)
 	c.UploadExpires = durationVar(getenv, "UPLOAD_EXPIRES", 10*time.Minute, &errs)
 	c.MultipartThreshold = int64(intVar(getenv, "MULTIPART_THRESHOLD", 16<<20, &errs)) // upload.DefaultMultipartThreshold
 	c.MultipartExpires = durationVar(getenv, "MULTIPART_EXPIRES", 24*time.Hour, &errs)
 	c.CloudFrontURLExpires = durationVar(getenv, "CLOUDFRONT_URL_EXPIRES", time.Hour, &errs)
+	c.SessionTTL = durationVar(getenv, "SESSION_TTL", 12*time.Hour, &errs)
+	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.AllowedOrigins = append(c.AllowedOrigins, o)
+		}
+	}
 	// The ID is the ARN's last part; one variable is enough.
 	if c.CloudFrontDistributionID == "" && c.CloudFrontDistributionARN != "" {
 		if i := strings.LastIndex(c.CloudFrontDistributionARN, "/"); i >= 0 {
@@ -112,6 +144,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.MaxPixels = int64(intVar(getenv, "MAX_PIXELS", 50_000_000, &errs))
 	c.PresignPerMinute = intVar(getenv, "PRESIGN_PER_MINUTE", 120, &errs)
 	c.PresignPerMinuteIP = intVar(getenv, "PRESIGN_PER_MINUTE_IP", 600, &errs)
+	c.StreamsPerOwner = intVar(getenv, "EVENT_STREAMS_PER_OWNER", 8, &errs)
+	c.StreamsPerIP = intVar(getenv, "EVENT_STREAMS_PER_IP", 32, &errs)
 	c.WorkerConcurrency = intVar(getenv, "WORKER_CONCURRENCY", 2, &errs)
 	c.WorkerMemoryMB = intVar(getenv, "WORKER_MEMORY_MB", 1024, &errs)
 	c.OptimizeTimeout = durationVar(getenv, "OPTIMIZE_TIMEOUT", 20*time.Second, &errs)
@@ -141,6 +175,14 @@ func (c Config) Validate() error {
 	if c.Port <= 0 || c.Port > 65535 {
 		add("PORT=%d: use a TCP port between 1 and 65535, e.g. 8080", c.Port)
 	}
+	if c.BindAddr != "" && c.BindAddr != "localhost" {
+		if _, err := netip.ParseAddr(c.BindAddr); err != nil {
+			add("BIND_ADDR=%q: use an IP address to listen on, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)", c.BindAddr)
+		}
+	}
+	if c.BodyTimeout < time.Second || c.BodyTimeout > 10*time.Minute {
+		add("HTTP_BODY_TIMEOUT=%s: use a duration between 1s and 10m (default 10s)", c.BodyTimeout)
+	}
 	if c.AppURL != "" {
 		if u, err := url.Parse(c.AppURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("APP_URL=%q: use the app's public origin, e.g. https://uploads.example.com", c.AppURL)
@@ -156,6 +198,11 @@ func (c Config) Validate() error {
 			add("S3_ENDPOINT=%q: use a URL such as http://127.0.0.1:9000, or leave it empty for AWS", c.S3Endpoint)
 		}
 	}
+	if (c.S3AccessKey == "") != (c.S3SecretKey == "") {
+		add("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: set both, or neither to use the SDK's default credential chain (instance or task role, ~/.aws, SSO)")
+	} else if c.S3SessionToken != "" && c.S3AccessKey == "" {
+		add("AWS_SESSION_TOKEN: set it with the temporary AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY it belongs to, or unset all three to use the default credential chain")
+	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "file:") {
 		add("DATABASE_URL: use postgres://user:pass@host:5432/db or sqlite:PATH")
 	}
@@ -167,6 +214,14 @@ func (c Config) Validate() error {
 	}
 	if c.UploadExpires < 30*time.Second || c.UploadExpires > 7*24*time.Hour {
 		add("UPLOAD_EXPIRES=%s: use a duration between 30s and 168h, e.g. 10m", c.UploadExpires)
+	}
+	if c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour {
+		add("SESSION_TTL=%s: use a duration between 1m and 720h, e.g. 12h", c.SessionTTL)
+	}
+	for _, o := range c.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil || o != u.Scheme+"://"+u.Host {
+			add("ALLOWED_ORIGINS: %q is not an origin; use scheme://host[:port] without a path or trailing slash, e.g. https://www.example.com (comma-separated)", o)
+		}
 	}
 	if c.MultipartThreshold < 1 {
 		add("MULTIPART_THRESHOLD=%d: use a size in bytes, e.g. 16777216 (16 MiB, the default)", c.MultipartThreshold)
@@ -205,6 +260,22 @@ func (c Config) Validate() error {
 	if c.PresignPerMinuteIP < 1 {
 		add("PRESIGN_PER_MINUTE_IP=%d: use at least 1 (default 600)", c.PresignPerMinuteIP)
 	}
+	if c.StreamsPerOwner < 1 || c.StreamsPerOwner > 10_000 {
+		add("EVENT_STREAMS_PER_OWNER=%d: use 1..10000 (default 8)", c.StreamsPerOwner)
+	}
+	if c.StreamsPerIP < 1 || c.StreamsPerIP > 100_000 {
+		add("EVENT_STREAMS_PER_IP=%d: use 1..100000 (default 32)", c.StreamsPerIP)
+	}
+	for _, f := range strings.Split(c.TrustedProxies, ",") {
+		if f = strings.TrimSpace(f); f == "" || strings.EqualFold(f, "heroku") {
+			continue
+		}
+		if _, err := netip.ParsePrefix(f); err != nil {
+			if _, err := netip.ParseAddr(f); err != nil {
+				add("TRUSTED_PROXIES: %q is not an address or CIDR; use e.g. 10.0.0.0/8,192.0.2.7, or heroku on Heroku", f)
+			}
+		}
+	}
 	if (c.AdminUser == "") != (c.AdminPassword == "") {
 		add("ADMIN_USER and ADMIN_PASSWORD: set both to mount /admin/queues, or neither")
 	} else if c.AdminPassword != "" && len(c.AdminPassword) < 12 {
@@ -237,8 +308,10 @@ func (c Config) Validate() error {
 	if c.AppURL == "" {
 		add("APP_URL is not set: give the app's public origin, e.g. https://uploads.example.com (S3 CORS and redirects need it)")
 	}
-	if len(c.SessionSecret) < 32 && c.AllowAnonymous {
-		add("SESSION_SECRET must be at least 32 characters when ALLOW_ANONYMOUS=true (try: openssl rand -hex 32)")
+	// Every production deployment has browser sessions: signed-in people
+	// (sign-in links), and anonymous visitors when ALLOW_ANONYMOUS=true.
+	if len(c.SessionSecret) < 32 {
+		add("SESSION_SECRET must be at least 32 characters in production: it signs the session cookies of signed-in people (try: openssl rand -hex 32)")
 	}
 	if len(c.APITokens) == 0 && !c.AllowAnonymous {
 		add("API_TOKENS is empty and ALLOW_ANONYMOUS is not true: set tokens, or ALLOW_ANONYMOUS=true to let anyone upload")

@@ -27,6 +27,13 @@ func TestLoadDefaults(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("dev defaults do not validate: %v", err)
 	}
+	if c.SessionTTL != 12*time.Hour || len(c.AllowedOrigins) != 0 {
+		t.Errorf("SESSION_TTL %s, ALLOWED_ORIGINS %q; want 12h and none", c.SessionTTL, c.AllowedOrigins)
+	}
+	c, _ = Load(env(map[string]string{"APP_ENV": "development", "ALLOWED_ORIGINS": "https://shop.example, http://localhost:3000"}))
+	if len(c.AllowedOrigins) != 2 || c.AllowedOrigins[1] != "http://localhost:3000" || c.Validate() != nil {
+		t.Errorf("ALLOWED_ORIGINS read as %q (%v)", c.AllowedOrigins, c.Validate())
+	}
 	c, _ = Load(env(map[string]string{"API_TOKENS": " a, b ,,", "APP_ENV": "development"}))
 	if len(c.APITokens) != 2 || c.AllowAnonymous {
 		t.Errorf("tokens %q anonymous %v; want [a b] and anonymous off", c.APITokens, c.AllowAnonymous)
@@ -53,10 +60,19 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"APP_ENV": "development", "MULTIPART_THRESHOLD": "0"}, []string{"MULTIPART_THRESHOLD"}},
 		{map[string]string{"APP_ENV": "development", "MULTIPART_EXPIRES": "5m"}, []string{"MULTIPART_EXPIRES"}},
 		{map[string]string{"APP_ENV": "development", "SNS_TOPIC_ARN": "uploads-events"}, []string{"SNS_TOPIC_ARN"}},
+		{map[string]string{"APP_ENV": "development", "AWS_SESSION_TOKEN": "tok"}, []string{"AWS_SESSION_TOKEN"}},
+		{map[string]string{"APP_ENV": "development", "AWS_ACCESS_KEY_ID": "ASIA"}, []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}},
+		{map[string]string{"APP_ENV": "development", "SESSION_TTL": "forever"}, []string{"SESSION_TTL"}},
+		{map[string]string{"APP_ENV": "development", "SESSION_TTL": "10s"}, []string{"SESSION_TTL"}},
+		{map[string]string{"APP_ENV": "development", "ALLOWED_ORIGINS": "https://ok.example, www.example.com"}, []string{"ALLOWED_ORIGINS", "www.example.com"}},
+		{map[string]string{"APP_ENV": "development", "ALLOWED_ORIGINS": "https://shop.example/"}, []string{"ALLOWED_ORIGINS", "trailing slash"}},
+		{map[string]string{"APP_ENV": "development", "ALLOWED_ORIGINS": "https://shop.example/page"}, []string{"ALLOWED_ORIGINS"}},
 		// Production needs its services and an explicit access decision.
 		{map[string]string{"API_TOKENS": "x"}, []string{"DATABASE_URL", "REDIS_URL", "S3_BUCKET", "APP_URL"}},
 		{map[string]string{"DATABASE_URL": "postgres://h/db", "REDIS_URL": "redis://h", "S3_BUCKET": "b", "APP_URL": "https://a.example", "ALLOW_ANONYMOUS": "false"}, []string{"API_TOKENS"}},
 		{map[string]string{"DATABASE_URL": "postgres://h/db", "REDIS_URL": "redis://h", "S3_BUCKET": "b", "APP_URL": "https://a.example", "ALLOW_ANONYMOUS": "true"}, []string{"SESSION_SECRET"}},
+		// Signed-in people have sessions even when anonymous ones are off.
+		{map[string]string{"DATABASE_URL": "postgres://h/db", "REDIS_URL": "redis://h", "S3_BUCKET": "b", "APP_URL": "https://a.example", "API_TOKENS": "x"}, []string{"SESSION_SECRET", "signed-in"}},
 	}
 	for _, c := range cases {
 		cfg, err := Load(env(c.env))
@@ -78,12 +94,28 @@ func TestErrorsNameTheVariable(t *testing.T) {
 func TestProductionValid(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		"DATABASE_URL": "postgres://h/db", "REDIS_URL": "rediss://h:6380", "S3_BUCKET": "b",
-		"APP_URL": "https://a.example", "API_TOKENS": "t1",
+		"APP_URL": "https://a.example", "API_TOKENS": "t1", "SESSION_SECRET": strings.Repeat("k", 32),
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Validate(); err != nil {
 		t.Errorf("valid production config refused: %v", err)
+	}
+}
+
+// TestSessionToken: temporary keys come with AWS_SESSION_TOKEN, which must
+// reach the S3 and CloudFront clients along with the keys.
+func TestSessionToken(t *testing.T) {
+	c, err := Load(env(map[string]string{"APP_ENV": "development",
+		"AWS_ACCESS_KEY_ID": "ASIAX", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "tok"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.S3AccessKey != "ASIAX" || c.S3SecretKey != "s" || c.S3SessionToken != "tok" {
+		t.Errorf("keys %q %q token %q", c.S3AccessKey, c.S3SecretKey, c.S3SessionToken)
 	}
 }

@@ -305,3 +305,23 @@ func TestSetupNamesMissingPermission(t *testing.T) {
 		})
 	}
 }
+
+// The pages that run embed.js (ALLOWED_ORIGINS) POST to the bucket too.
+func TestSetupAllowsEmbedOrigins(t *testing.T) {
+	b := awsLike()
+	opts := setup.Options{AppURL: appURL, AllowedOrigins: []string{"https://shop.example", "http://localhost:3000"}, Region: "us-east-1"}
+	r, _ := runSetup(t, b, opts)
+	if st := r.Step(setup.StepCORS); st.Status != setup.Updated {
+		t.Fatalf("CORS: %q %q, want updated", st.Status, st.Detail)
+	}
+	if len(b.cors) != 1 || len(b.cors[0].AllowedOrigins) != 3 || b.cors[0].AllowedOrigins[1] != "https://shop.example" {
+		t.Errorf("bucket CORS %+v, want the app's origin and both host origins", b.cors)
+	}
+	if r, _ = runSetup(t, b, opts); r.Step(setup.StepCORS).Status != setup.UpToDate {
+		t.Errorf("second run: %q, want up to date", r.Step(setup.StepCORS).Status)
+	}
+	opts.AllowedOrigins = nil
+	if r, _ = runSetup(t, b, opts); r.Step(setup.StepCORS).Status != setup.Updated || len(b.cors[0].AllowedOrigins) != 1 {
+		t.Errorf("an origin removed from ALLOWED_ORIGINS stays allowed by the bucket: %+v", b.cors)
+	}
+}

@@ -45,8 +45,11 @@ type Bucket interface {
 
 // Options says what the bucket should allow.
 type Options struct {
-	AppURL string // APP_URL: the one origin allowed to POST uploads
-	Region string // S3_REGION: picks the ARN partition
+	AppURL string // APP_URL: the origin allowed to POST uploads
+	// AllowedOrigins (ALLOWED_ORIGINS) are host apps whose pages upload
+	// through embed.js: the bucket must accept their POSTs too.
+	AllowedOrigins []string
+	Region         string // S3_REGION: picks the ARN partition
 	// CloudFrontARN (CLOUDFRONT_DISTRIBUTION_ARN) is the distribution
 	// allowed to read variants/; empty skips the bucket-policy step.
 	CloudFrontARN string
@@ -148,14 +151,23 @@ func DesiredNotification(topic string) s3store.TopicNotification {
 // only request header, ETag readable by the page, preflights cached for
 // 3000 s. Variants are read through CloudFront, not from the bucket, so no
 // GET.
-func DesiredCORS(appURL string) (s3store.CORSRule, error) {
+//
+// The origins of allowed (ALLOWED_ORIGINS, the pages that run embed.js)
+// are allowed beside appURL's.
+func DesiredCORS(appURL string, allowed ...string) (s3store.CORSRule, error) {
 	origin, err := Origin(appURL)
 	if err != nil {
 		return s3store.CORSRule{}, err
 	}
+	origins := []string{origin}
+	for _, a := range allowed {
+		if !slices.Contains(origins, a) {
+			origins = append(origins, a)
+		}
+	}
 	return s3store.CORSRule{
 		ID:             CORSRuleID,
-		AllowedOrigins: []string{origin},
+		AllowedOrigins: origins,
 		AllowedMethods: []string{"POST", "PUT"}, // PUT: the parts of a multipart upload
 		AllowedHeaders: []string{"Content-Type"},
 		ExposeHeaders:  []string{"ETag"},
@@ -266,7 +278,7 @@ func (r *runner) bucket(ctx context.Context) bool {
 }
 
 func (r *runner) cors(ctx context.Context) {
-	want, err := DesiredCORS(r.opts.AppURL)
+	want, err := DesiredCORS(r.opts.AppURL, r.opts.AllowedOrigins...)
 	if err != nil {
 		r.add(Step{Name: StepCORS, Status: Failed, Err: err, Detail: err.Error()})
 		return
@@ -277,10 +289,10 @@ func (r *runner) cors(ctx context.Context) {
 		return
 	}
 	if len(have) == 1 && sameCORS(have[0], want) {
-		r.add(Step{Name: StepCORS, Status: UpToDate, Detail: "POST and PUT (parts) allowed from " + want.AllowedOrigins[0] + " only"})
+		r.add(Step{Name: StepCORS, Status: UpToDate, Detail: "POST and PUT (parts) allowed from " + strings.Join(want.AllowedOrigins, ", ") + " only"})
 		return
 	}
-	detail := "POST and PUT (parts) from " + want.AllowedOrigins[0] + " only, ETag exposed"
+	detail := "POST and PUT (parts) from " + strings.Join(want.AllowedOrigins, ", ") + " only, ETag exposed"
 	if len(have) > 0 {
 		detail += fmt.Sprintf(" (replacing %d rule(s): %s)", len(have), describeCORS(have))
 	}

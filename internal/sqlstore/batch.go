@@ -10,7 +10,7 @@ import (
 	"uploader/internal/upload"
 )
 
-// maxBatch bounds one group commit: 64 rows × 21 columns stays far below
+// maxBatch bounds one group commit: 64 rows × 23 columns stays far below
 // both databases' limits on bind parameters.
 const maxBatch = 64
 
@@ -155,8 +155,8 @@ func (d *DB) insertBatch(st *sql.Stmt, batch []insertReq) {
 			processed = sql.NullInt64{Int64: millis(*u.ProcessedAt), Valid: true}
 		}
 		args = append(args, u.ID, u.Profile, u.Owner, u.Filename, u.DeclaredType, u.DeclaredBytes, u.ContentType, u.Bytes,
-			string(u.Status), u.ErrorCode, u.ErrorMessage, u.Width, u.Height, u.Blurhash, u.Version,
-			millis(u.CreatedAt), millis(u.UpdatedAt), millis(u.ExpiresAt), processed, u.MultipartID, u.PartSize)
+			string(u.Status), u.ErrorCode, u.ErrorMessage, u.Width, u.Height, u.Blurhash, u.Version, u.Attempts,
+			millis(u.CreatedAt), millis(u.UpdatedAt), millis(u.ExpiresAt), processed, u.User, u.MultipartID, u.PartSize)
 	}
 	var rows *sql.Rows
 	var err error

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"strings"
 
@@ -14,15 +15,38 @@ import (
 
 const sessionCookie = "uploader_session"
 
+// Prefixes of the secrets this server hands out, so a secret says what it
+// is before any lookup: a signed-in browser's cookie, an embed token.
+const (
+	browserPrefix = "u_"
+	embedPrefix   = "ue_"
+)
+
 type ctxKey int
 
 const (
 	ownerKey ctxKey = iota
 )
 
-// identity is who is asking: an API token's owner or a browser session's.
+// The ways a caller can be known.
+const (
+	viaToken     = "token"     // an API token of API_TOKENS: the owner itself
+	viaBrowser   = "browser"   // a browser signed in through a sign-in link
+	viaEmbed     = "embed"     // an embed token minted with a sign-in link
+	viaAnonymous = "anonymous" // an anonymous browser session (ALLOW_ANONYMOUS)
+)
+
+// identity is who is asking: an API token's owner, one of its users (signed
+// in, or through an embed token), or an anonymous browser session.
 type identity struct {
-	Owner string
+	Owner    string
+	User     string   // the owner's user; "" when the owner itself asks
+	Profiles []string // what User may upload to; empty means every profile
+	Via      string   // one of the via* constants
+	Session  string   // hash of the browser session's secret, for signing out
+	// Anonymous is a browser session anyone can make: a client that drops
+	// its cookie becomes a new owner on every request.
+	Anonymous bool
 }
 
 func ownerOf(ctx context.Context) identity {
@@ -30,31 +54,88 @@ func ownerOf(ctx context.Context) identity {
 	return id
 }
 
-// authenticate finds the caller. A valid bearer token wins; otherwise a
-// signed session cookie; otherwise, when anonymous use is allowed and the
-// request is a page view, a new session is issued.
+// allows reports whether the caller may upload to the profile.
+func (id identity) allows(profile string) bool {
+	s := upload.Session{Profiles: id.Profiles}
+	return s.AllowsProfile(profile)
+}
+
+// sees reports whether the caller may see u: an owner sees every upload of
+// its users, a user only their own.
+func (id identity) sees(u *upload.Upload) bool {
+	return u.Owner == id.Owner && (id.User == "" || u.User == id.User)
+}
+
+// claimOwner names the caller inside signed claims (the no-JS redirect)
+// and in per-owner limits: each of an owner's users is counted alone, so
+// one busy person does not use up a host app's budget.
+func (id identity) claimOwner() string {
+	if id.User == "" {
+		return id.Owner
+	}
+	return id.Owner + "/" + id.User
+}
+
+// authenticate finds the caller. A valid bearer token wins (an API token or
+// an embed token); otherwise a session cookie (a signed-in user's, or an
+// anonymous one); otherwise, when anonymous use is allowed, a new anonymous
+// session is issued.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		serve := func(id identity) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerKey, id)))
+		}
 		if h := r.Header.Get("Authorization"); h != "" {
 			tok, ok := strings.CutPrefix(h, "Bearer ")
 			if !ok {
 				s.errorJSON(w, r, upload.Errorf(upload.EUNAUTHORIZED, "Use Authorization: Bearer <token>."))
 				return
 			}
-			owner, ok := s.tokens[sha256.Sum256([]byte(strings.TrimSpace(tok)))]
-			if !ok {
-				s.errorJSON(w, r, upload.Errorf(upload.EUNAUTHORIZED, "The API token is not valid."))
+			tok = strings.TrimSpace(tok)
+			if owner, ok := s.tokens[sha256.Sum256([]byte(tok))]; ok {
+				serve(identity{Owner: owner, Via: viaToken})
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerKey, identity{Owner: owner})))
+			if strings.HasPrefix(tok, embedPrefix) && s.sessions != nil {
+				sess, err := s.sessions.Session(r.Context(), secretHash(tok), upload.SessionEmbed)
+				switch upload.ErrorCode(err) {
+				case "":
+					serve(identity{Owner: sess.Owner, User: sess.User, Profiles: sess.Profiles, Via: viaEmbed})
+				case upload.ENOTFOUND:
+					s.errorJSON(w, r, upload.Errorf(upload.EUNAUTHORIZED, "The upload token is not valid, or it was revoked; reload the page for a new one."))
+				case upload.EEXPIRED:
+					s.errorJSON(w, r, upload.Errorf(upload.EUNAUTHORIZED, "The upload token expired; reload the page for a new one."))
+				default:
+					s.errorJSON(w, r, err)
+				}
+				return
+			}
+			s.errorJSON(w, r, upload.Errorf(upload.EUNAUTHORIZED, "The API token is not valid."))
 			return
+		}
+		if c, err := r.Cookie(sessionCookie); err == nil && strings.HasPrefix(c.Value, browserPrefix) && s.sessions != nil {
+			hash := secretHash(c.Value)
+			sess, err := s.sessions.Session(r.Context(), hash, upload.SessionBrowser)
+			switch code := upload.ErrorCode(err); {
+			case code == "":
+				serve(identity{Owner: sess.Owner, User: sess.User, Profiles: sess.Profiles, Via: viaBrowser, Session: hash})
+				return
+			case code != upload.ENOTFOUND && code != upload.EEXPIRED:
+				if strings.HasPrefix(r.URL.Path, "/api/") {
+					s.errorJSON(w, r, err)
+				} else {
+					s.errorPage(w, r, err)
+				}
+				return
+			}
+			// Signed out, revoked or lapsed: as if there were no cookie.
 		}
 		if s.cfg.AllowAnonymous {
 			owner, ok := s.readSession(r)
 			if !ok {
 				owner = s.newSession(w)
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerKey, identity{Owner: owner})))
+			serve(identity{Owner: owner, Via: viaAnonymous, Anonymous: true})
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -65,17 +146,61 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 func (s *Server) requireOwner(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ownerOf(r.Context()).Owner == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="uploader"`)
-			err := upload.Errorf(upload.EUNAUTHORIZED, "This service needs an API token: send Authorization: Bearer <token>.")
 			if strings.HasPrefix(r.URL.Path, "/api/") {
-				s.errorJSON(w, r, err)
+				w.Header().Set("WWW-Authenticate", `Bearer realm="uploader"`)
+				s.errorJSON(w, r, upload.Errorf(upload.EUNAUTHORIZED, "This service needs an API token: send Authorization: Bearer <token>."))
 			} else {
-				s.errorPage(w, r, err)
+				s.errorPage(w, r, upload.Errorf(upload.EUNAUTHORIZED,
+					"You are not signed in. Open the sign-in link you were given (each link works once); if it was used already, ask for a new one."))
 			}
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// ownerOnly lets through only the owner itself (an API token): minting and
+// revoking sessions is not for the users those sessions are for.
+func ownerOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ownerOf(r.Context()).Via != viaToken {
+			writeJSON(w, http.StatusForbidden, errorBody{errorDetail{upload.EFORBIDDEN,
+				"Only an API token (Authorization: Bearer with one of API_TOKENS) may manage sign-in sessions."}})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// crossOrigin applies net/http's cross-origin protection to requests that a
+// browser authenticates by itself (cookies). A request carrying an
+// Authorization header is exempt: no browser adds one to a cross-site form
+// or fetch on its own, and cross-origin scripts can only send one after a
+// CORS preflight that ALLOWED_ORIGINS decides. That is how embed.js, on the
+// host app's page, reaches the API.
+func (s *Server) crossOrigin(next http.Handler) http.Handler {
+	protected := http.NewCrossOriginProtection().Handler(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		protected.ServeHTTP(w, r)
+	})
+}
+
+// newSecret returns prefix and 256 random bits, URL-safe.
+func newSecret(prefix string) string {
+	var b [32]byte
+	rand.Read(b[:])
+	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// secretHash is what the database keeps of a secret: a leaked table signs
+// nobody in.
+func secretHash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
 }
 
 func (s *Server) sign(v string) string {

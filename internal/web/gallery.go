@@ -14,7 +14,7 @@ func (s *Server) gallery(w http.ResponseWriter, r *http.Request) error {
 	if cursor != "" && !upload.ValidID(cursor) {
 		cursor = ""
 	}
-	us, err := s.store.ListUploads(r.Context(), ownerOf(r.Context()).Owner, cursor, galleryPageSize+1)
+	us, err := s.listOwn(r.Context(), "", cursor, galleryPageSize+1)
 	if err != nil {
 		return err
 	}

@@ -16,11 +16,11 @@ import (
 // binding the ID to this visitor, so page views write nothing to the
 // database: the row is created when the file has arrived.
 func (s *Server) index(w http.ResponseWriter, r *http.Request) error {
-	prof, err := s.profile(r.URL.Query().Get("profile"))
+	prof, err := s.profileFor(r.Context(), r.URL.Query().Get("profile"))
 	if err != nil {
 		return err
 	}
-	owner := ownerOf(r.Context()).Owner
+	owner := ownerOf(r.Context()).claimOwner()
 	now := s.now()
 	u := &upload.Upload{ID: upload.NewID(now), Profile: prof.Name, DeclaredType: prof.AllowedTypes[0]}
 	exp := now.Add(s.cfg.UploadExpires).Unix()
@@ -30,12 +30,15 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	recent, err := s.store.ListUploads(r.Context(), owner, "", 6)
+	recent, err := s.listOwn(r.Context(), "", "", 6)
 	if err != nil {
 		return err
 	}
 	page := indexPage{layout: s.layout(r, "Upload"), Form: uploadForm{Action: post.URL, Fields: sortedFields(post.Fields)}}
 	for _, name := range s.profiles.Names() {
+		if !ownerOf(r.Context()).allows(name) {
+			continue
+		}
 		p := s.profiles[name]
 		opt := profileOption{
 			Name: name, Selected: name == prof.Name, MaxBytes: p.MaxBytes,

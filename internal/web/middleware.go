@@ -38,9 +38,9 @@ func (s *Server) requestLog(next http.Handler) http.Handler {
 	})
 }
 
-// securityHeaders sets a strict Content-Security-Policy (no inline script
-// or style) and the other headers every page carries.
-func (s *Server) securityHeaders(next http.Handler) http.Handler {
+// pageCSP is the strict Content-Security-Policy of every page: no inline
+// script or style.
+func (s *Server) pageCSP() string {
 	img := []string{"'self'", "data:", "blob:"}
 	if o := s.cdn.Origin(); o != "" {
 		img = append(img, o)
@@ -62,6 +62,12 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		"base-uri 'none'",
 		"object-src 'none'",
 	}, "; ")
+	return csp
+}
+
+// securityHeaders sets the page CSP and the other headers every page carries.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	csp := s.csp
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", csp)

@@ -20,6 +20,9 @@ type views struct {
 	pages  map[string]*template.Template
 	static map[string]staticFile // by hashed URL path
 	urls   map[string]string     // file name -> hashed URL
+
+	embedJS   []byte // upload.js then embed.js, served at the stable /embed.js
+	embedETag string
 }
 
 type staticFile struct {
@@ -27,7 +30,7 @@ type staticFile struct {
 	contentType string
 }
 
-var pageNames = []string{"index", "upload", "gallery", "error"}
+var pageNames = []string{"index", "upload", "gallery", "error", "message", "admin"}
 
 func loadViews() (*views, error) {
 	v := &views{pages: map[string]*template.Template{}, static: map[string]staticFile{}, urls: map[string]string{}}
@@ -56,11 +59,14 @@ func loadViews() (*views, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, need := range []string{"app.css", "upload.js"} {
+	for _, need := range []string{"app.css", "upload.js", "embed.js"} {
 		if v.urls[need] == "" {
 			return nil, fmt.Errorf("web: static file %s is missing", need)
 		}
 	}
+	v.embedJS = append(append(append([]byte(nil), v.static[v.urls["upload.js"]].body...), '\n'), v.static[v.urls["embed.js"]].body...)
+	sum := sha256.Sum256(v.embedJS)
+	v.embedETag = `"` + hex.EncodeToString(sum[:8]) + `"`
 	return v, nil
 }
 
@@ -81,11 +87,15 @@ func contentTypeOf(name string) string {
 }
 
 func (s *Server) layout(r *http.Request, title string) layout {
-	return layout{
+	l := layout{
 		Title:  title,
 		CSSURL: s.views.urls["app.css"],
 		JSURL:  s.views.urls["upload.js"],
 	}
+	if id := ownerOf(r.Context()); id.Via == viaBrowser {
+		l.User = id.User
+	}
+	return l
 }
 
 // render executes a page into a buffer first, so a template error never
@@ -103,9 +113,9 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data any
 }
 
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
-	err = classify(err)
-	s.logError(r, err)
 	st := ErrorStatus(err)
+	s.logError(r, st, err)
+	retryAfter(w, st)
 	data := errorPage{layout: s.layout(r, http.StatusText(st)), Status: st, Message: upload.ErrorMessage(err)}
 	if rerr := s.render(w, st, "error", data); rerr != nil {
 		s.logger(r).Error("render error page", "err", rerr)

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -20,19 +21,29 @@ func (s *Server) showUploadPage(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, http.StatusOK, "upload", uploadPage{layout: s.layout(r, v.Filename), Upload: v, Refresh: !v.Done})
 }
 
+// uploadedGrace is how long after its policy lapsed a no-JS redirect link
+// still works. S3 checks the policy's expiry when the POST starts, and a
+// large file on a slow line can take a long time to arrive after that.
+const uploadedGrace = time.Hour
+
 // uploaded handles GET /uploads/{id}/uploaded, where S3 redirects a form
 // posted without JavaScript. The signature proves the index page issued
 // this ID to this visitor; the row is created now, then completed.
 func (s *Server) uploaded(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
 	q := r.URL.Query()
-	owner := ownerOf(r.Context()).Owner
+	who := ownerOf(r.Context())
+	owner := who.Owner
 	exp, _ := strconv.ParseInt(q.Get("exp"), 10, 64)
-	want := s.sign(uploadedClaim(id, owner, q.Get("profile"), exp))
+	want := s.sign(uploadedClaim(id, who.claimOwner(), q.Get("profile"), exp))
 	if !upload.ValidID(id) || !hmac.Equal([]byte(want), []byte(q.Get("sig"))) {
 		return upload.Errorf(upload.ENOTFOUND, "This upload link is not valid for you.")
 	}
-	prof, err := s.profile(q.Get("profile"))
+	if lapsed := time.Unix(exp, 0).Add(uploadedGrace); s.now().After(lapsed) {
+		return upload.Errorf(upload.EEXPIRED, "This upload link expired at %s; please go back and upload the file again.",
+			lapsed.UTC().Format("15:04 UTC on 2 January"))
+	}
+	prof, err := s.profileFor(r.Context(), q.Get("profile"))
 	if err != nil {
 		return err
 	}
@@ -44,7 +55,7 @@ func (s *Server) uploaded(w http.ResponseWriter, r *http.Request) error {
 		}
 		now := s.now()
 		u = &upload.Upload{
-			ID: id, Profile: prof.Name, Owner: owner, Filename: "Untitled image",
+			ID: id, Profile: prof.Name, Owner: owner, User: who.User, Filename: "Untitled image",
 			DeclaredType: normalizeType(info.ContentType), DeclaredBytes: info.Size,
 			Status: upload.StatusPending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now,
 		}
@@ -53,7 +64,7 @@ func (s *Server) uploaded(w http.ResponseWriter, r *http.Request) error {
 		}
 	} else if err != nil {
 		return err
-	} else if u.Owner != owner {
+	} else if !who.sees(u) {
 		return upload.Errorf(upload.ENOTFOUND, "Upload %s was not found.", id)
 	}
 	if _, err := s.complete(r.Context(), u); err != nil {

@@ -1,10 +1,13 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
+
+	"uploader/internal/upload"
 )
 
 // showUpload handles GET /api/uploads/{id}.
@@ -22,8 +25,8 @@ type listResponse struct {
 	NextCursor string       `json:"next_cursor,omitempty"`
 }
 
-// listUploads handles GET /api/uploads?limit=&cursor=: the caller's uploads,
-// newest first.
+// listUploads handles GET /api/uploads?limit=&cursor=&user=: the caller's
+// uploads, newest first; an owner may ask for one user's.
 func (s *Server) listUploads(w http.ResponseWriter, r *http.Request) error {
 	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
 	switch {
@@ -32,7 +35,7 @@ func (s *Server) listUploads(w http.ResponseWriter, r *http.Request) error {
 	case limit > 100:
 		limit = 100
 	}
-	us, err := s.store.ListUploads(r.Context(), ownerOf(r.Context()).Owner, r.URL.Query().Get("cursor"), limit+1)
+	us, err := s.listOwn(r.Context(), r.URL.Query().Get("user"), r.URL.Query().Get("cursor"), limit+1)
 	if err != nil {
 		return err
 	}
@@ -46,4 +49,17 @@ func (s *Server) listUploads(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// listOwn lists what the caller may see: a user their own uploads, an owner
+// all of its users' or, given user, that user's.
+func (s *Server) listOwn(ctx context.Context, user, cursor string, limit int) ([]*upload.Upload, error) {
+	id := ownerOf(ctx)
+	if id.User != "" {
+		user = id.User
+	}
+	if user == "" {
+		return s.store.ListUploads(ctx, id.Owner, cursor, limit)
+	}
+	return s.store.ListUserUploads(ctx, id.Owner, user, cursor, limit)
 }

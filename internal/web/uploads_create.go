@@ -40,7 +40,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	prof, err := s.profile(req.Profile)
+	prof, err := s.profileFor(r.Context(), req.Profile)
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.now()
 	u := &upload.Upload{
-		ID: upload.NewID(now), Profile: prof.Name, Owner: ownerOf(r.Context()).Owner,
+		ID: upload.NewID(now), Profile: prof.Name, Owner: ownerOf(r.Context()).Owner, User: ownerOf(r.Context()).User,
 		Filename: cleanFilename(req.Filename), DeclaredType: ct, DeclaredBytes: req.Size,
 		Status: upload.StatusPending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.UploadExpires),
 	}
@@ -95,14 +95,31 @@ func (s *Server) presign(ctx context.Context, u *upload.Upload, prof upload.Prof
 	}
 	post, err := s.objects.PresignPost(ctx, p)
 	if err != nil {
-		return nil, upload.Errorf(upload.EUNAVAILABLE, "Could not prepare the upload; please retry in a moment.")
+		return nil, err
 	}
 	return post, nil
 }
 
+// profileFor is profile for the caller: a signed-in user's default is the
+// first profile their link allows, and any other answers 403.
+func (s *Server) profileFor(ctx context.Context, name string) (upload.Profile, error) {
+	id := ownerOf(ctx)
+	if name == "" && len(id.Profiles) > 0 && !id.allows(defaultProfile) {
+		name = id.Profiles[0]
+	}
+	p, err := s.profile(name)
+	if err != nil {
+		return p, err
+	}
+	if !id.allows(p.Name) {
+		return p, upload.Errorf(upload.EFORBIDDEN, "You may not upload to the %s profile; your sign-in allows only %s.", p.Name, strings.Join(id.Profiles, ", "))
+	}
+	return p, nil
+}
+
 func (s *Server) profile(name string) (upload.Profile, error) {
 	if name == "" {
-		name = s.cfg.DefaultProfile
+		name = defaultProfile
 	}
 	p, ok := s.profiles[name]
 	if !ok {

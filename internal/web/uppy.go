@@ -39,7 +39,7 @@ func (s *Server) uppyUpload(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	prof, err := s.profile(req.Profile)
+	prof, err := s.profileFor(r.Context(), req.Profile)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (s *Server) uppyUpload(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.now()
 	u := &upload.Upload{
-		ID: upload.NewID(now), Profile: prof.Name, Owner: ownerOf(r.Context()).Owner,
+		ID: upload.NewID(now), Profile: prof.Name, Owner: ownerOf(r.Context()).Owner, User: ownerOf(r.Context()).User,
 		Filename: cleanFilename(req.Filename), DeclaredType: ct, DeclaredBytes: req.Size,
 		Status: upload.StatusPending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.UploadExpires),
 	}

@@ -7,6 +7,7 @@ type layout struct {
 	Title  string
 	CSSURL string // content-hashed URL of web/static/app.css
 	JSURL  string // content-hashed URL of web/static/upload.js
+	User   string // the signed-in person, who can sign out; "" otherwise
 }
 
 // field is one hidden form field of a presigned POST, in the order to send.
@@ -91,4 +92,22 @@ type variantView struct {
 	BytesText   string // "182 KB"
 	SavingText  string // "-23% (optimized)" or ""
 	Crop        bool   // a cover crop (another aspect ratio than the original)
+}
+
+// messagePage says one thing, e.g. that the visitor is signed out.
+type messagePage struct {
+	layout
+	Message string
+}
+
+// adminPage mints sign-in links for people, where no host app does.
+type adminPage struct {
+	layout
+	Profiles  []string
+	User      string // the form's values, kept after a refusal
+	ExpiresIn string
+	Durations []string // the choices of ExpiresIn
+	Checked   map[string]bool
+	Error     string
+	Link      *sessionResponse // the link just made
 }

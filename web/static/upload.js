@@ -6,6 +6,10 @@
 // the resulting images. On an upload's own page (#upload-status) it follows
 // the status and reloads as soon as the upload is done.
 //
+// Served at /embed.js, followed by embed.js, it starts nothing by itself:
+// Uploader.mount builds the same form inside a host page's element and runs
+// initUploadForm on it, with a bearer token instead of the session cookie.
+//
 // Plain ES2020, no libraries. File names and server data reach the DOM only
 // through textContent and properties, never as HTML.
 'use strict';
@@ -213,7 +217,7 @@
   // watchStatus follows one upload through its events stream, falling back to
   // polling the JSON API when EventSource is missing or fails. onStatus gets
   // every status object; watching stops by itself once the upload is done.
-  function watchStatus({ eventsURL, statusURL, onStatus, onGone }) {
+  function watchStatus({ eventsURL, statusURL, onStatus, onGone, auth = {} }) {
     let stopped = false;
     let es = null;
     let timer = 0;
@@ -237,8 +241,8 @@
       if (stopped || !statusURL) return;
       ctrl = new AbortController();
       fetch(statusURL, {
-        credentials: 'same-origin',
-        headers: { Accept: 'application/json' },
+        credentials: auth.credentials || 'same-origin',
+        headers: { Accept: 'application/json', ...auth.headers },
         cache: 'no-store',
         signal: ctrl.signal,
       }).then(async (res) => {
@@ -418,15 +422,25 @@
 
   // ---------------------------------------------------------- upload items
 
-  function initUploadForm(form) {
-    const input = form.querySelector('#file');
-    const list = document.getElementById('uploads');
-    const zone = document.getElementById('drop-zone');
-    const limits = document.getElementById('upload-limits');
-    const submit = document.getElementById('upload-submit');
+  // initUploadForm runs the form. opts, given by embed.js only: parts (the
+  // input, list, zone and limits elements, instead of the page's ids),
+  // endpoint (the app's origin) and token (sent as a bearer, without cookies).
+  function initUploadForm(form, opts = {}) {
+    const parts = opts.parts || {};
+    const input = parts.input || form.querySelector('#file');
+    const list = parts.list || document.getElementById('uploads');
+    const zone = parts.zone || document.getElementById('drop-zone');
+    const limits = parts.limits || document.getElementById('upload-limits');
+    const submit = opts.parts ? null : document.getElementById('upload-submit');
     if (!input || !list) return;
 
-    const api = form.dataset.api || '/api/uploads';
+    const base = opts.endpoint || '';
+    const api = base ? `${base}/api/uploads` : form.dataset.api || '/api/uploads';
+    // The embed has no session on the app's origin: a token, no page links,
+    // and polling (EventSource cannot send an Authorization header).
+    const auth = opts.token
+      ? { credentials: 'omit', headers: { Authorization: `Bearer ${opts.token}` } }
+      : { credentials: 'same-origin', headers: {} };
     const queue = [];
     let inFlight = 0;
 
@@ -447,7 +461,7 @@
       input.accept = form.dataset.accept || '';
       if (limits) {
         const types = l.accept.length ? listSentence(l.accept.map((a) => TYPE_NAMES[a] || a)) : 'Images';
-        limits.textContent = `${types}, up to ${l.maxText} each. Several files at once are fine.`;
+        limits.textContent = `${types}${l.maxBytes ? `, up to ${l.maxText} each` : ''}. Several files at once are fine.`;
       }
     }
 
@@ -506,7 +520,7 @@
       }
     }
 
-    initProfilePicker(form, applyLimits);
+    if (!opts.parts) initProfilePicker(form, applyLimits);
 
     function addFiles(fileList) {
       for (const file of Array.from(fileList || [])) {
@@ -704,8 +718,8 @@
     async function createUpload(item, signal) {
       const res = await fetch(api, {
         method: 'POST',
-        credentials: 'same-origin',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        credentials: auth.credentials,
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...auth.headers },
         body: JSON.stringify({
           filename: item.file.name,
           content_type: item.type,
@@ -722,8 +736,8 @@
     async function completeUpload(id, signal, parts) {
       const res = await fetch(`${api}/${encodeURIComponent(id)}/complete`, {
         method: 'POST',
-        credentials: 'same-origin',
-        headers: parts ? { Accept: 'application/json', 'Content-Type': 'application/json' } : { Accept: 'application/json' },
+        credentials: auth.credentials,
+        headers: parts ? { Accept: 'application/json', 'Content-Type': 'application/json', ...auth.headers } : { Accept: 'application/json', ...auth.headers },
         body: parts ? JSON.stringify({ parts }) : undefined,
         signal,
       });
@@ -815,7 +829,7 @@
 
     async function fetchParts(id, signal) {
       const res = await fetch(`${api}/${encodeURIComponent(id)}/parts`, {
-        credentials: 'same-origin', headers: { Accept: 'application/json' }, cache: 'no-store', signal,
+        credentials: auth.credentials, headers: { Accept: 'application/json', ...auth.headers }, cache: 'no-store', signal,
       });
       const body = await readJSON(res);
       return res.ok && body && body.multipart ? body : null;
@@ -982,7 +996,7 @@
 
     // follow shows the processing status and, once ready, the images.
     function follow(item, id, statusURL, first) {
-      const pageURL = `/uploads/${encodeURIComponent(id)}`;
+      const pageURL = opts.token ? '' : `/uploads/${encodeURIComponent(id)}`;
       const show = (s) => {
         if (s.status === 'ready') {
           setState(item, 'ready', 'Ready.');
@@ -990,9 +1004,11 @@
         } else if (s.status === 'failed') {
           const m = s.error && s.error.message ? String(s.error.message) : 'This image could not be processed.';
           showError(item, m, false);
-          const details = el('a', 'upload-details', 'Details');
-          details.href = pageURL;
-          item.result.replaceChildren(details);
+          if (pageURL) {
+            const details = el('a', 'upload-details', 'Details');
+            details.href = pageURL;
+            item.result.replaceChildren(details);
+          }
         } else {
           setState(item, s.status || 'processing', statusText(s.status || 'processing'));
         }
@@ -1001,8 +1017,9 @@
       // the status API) sends the full state, even when it is already final.
       show(first && first.status && !isDone(first) ? first : { status: 'processing' });
       item.stopWatch = watchStatus({
-        eventsURL: `/uploads/${encodeURIComponent(id)}/events`,
-        statusURL: statusURL || `${api}/${encodeURIComponent(id)}`,
+        eventsURL: opts.token ? '' : `/uploads/${encodeURIComponent(id)}/events`,
+        statusURL: statusURL ? base + statusURL : `${api}/${encodeURIComponent(id)}`,
+        auth,
         onStatus: show,
         onGone: (m) => showError(item, m, false),
       });
@@ -1011,6 +1028,10 @@
     function renderReady(item, s, pageURL) {
       const figures = el('div', 'variants');
       for (const g of groupVariants(s.variants)) figures.append(variantFigure(g, s.filename || item.file.name, s.blurhash));
+      if (!pageURL) {
+        item.result.replaceChildren(figures);
+        return;
+      }
       const details = el('a', 'upload-details', 'Details');
       details.href = pageURL;
       item.result.replaceChildren(figures, details);
@@ -1070,6 +1091,12 @@
     if (box) initStatusPage(box);
   }
 
+  const script = document.currentScript;
+  if (script && /\/embed\.js(?:[?#]|$)/.test(script.src)) {
+    // embed.js, appended to this file, takes initUploadForm from here.
+    window.Uploader = { initUploadForm, copyFrom };
+    return;
+  }
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
   else init();
 })();
