@@ -51,7 +51,7 @@ type Profile struct {
 }
 
 // ImageTypes are the only content types the service accepts.
-var ImageTypes = []string{"image/jpeg", "image/png", "image/gif", "image/webp"}
+var ImageTypes = []string{"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/heif", "image/avif"}
 
 // Allows reports whether the profile accepts the content type.
 func (p Profile) Allows(contentType string) bool {
