@@ -1,0 +1,241 @@
+package imageproc
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"uploader/internal/upload"
+)
+
+// Decoder costs in bytes per pixel, the basis of Estimate. They are what
+// each decoder holds at its peak for a pixel of the image it decodes,
+// measured as peak RSS over the resting process (TestMemoryEstimateHolds
+// re-measures them on files made by cjpeg, vips, ImageMagick and heif-enc
+// and fails if an estimate falls short):
+//
+//	decoder                                   holds per pixel
+//	JPEG baseline (jpegscale), per component  1 at the decoded scale (4:2:0: 1.5, 4:4:4: 3, CMYK: 4)
+//	JPEG progressive, in addition             2 per component sample at full size (4:2:0: 3, 4:4:4: 6, CMYK: 8)
+//	PNG (image/png)                           1 gray/palette, 2 gray16, 4 RGB(A)/gray+alpha, 8 at 16 bits
+//	PNG interlaced, in addition               half the above (the largest pass before it is merged)
+//	GIF                                       1 (palette indices) + 4 for a frame smaller than the screen
+//	WebP lossy / lossless (x/image/webp)      1.5 (2.5 with alpha) / 4
+//	HEIC (libheif+libde265 in WebAssembly)    16: the module's linear memory holds the stream, the
+//	                                          decoded planes and a copy; it grows by doubling
+//	AVIF (libavif+libaom in WebAssembly)      42 at 8 bits, 64 above: libaom's frame buffers are 16-bit
+//	                                          with borders, then an RGBA copy, in a doubling memory
+//
+// After decoding, the pipeline converts to 8-bit RGBA (4 bytes a pixel,
+// skipped for a JPEG or WebP that is resampled from its YCbCr planes and for
+// RGBA PNGs, converted in place at 16 bits), turns it (another 4 when the
+// orientation is not 1) and resizes (a third more for the halving cascade).
+const (
+	costProgressive  = 2  // bytes per coefficient sample (block16)
+	costHEIC         = 16 // per pixel, WebAssembly libheif
+	costAVIF8        = 42
+	costAVIFDeep     = 64
+	costRGBA         = 4
+	costFixed        = 48 << 20 // encoders (the WebAssembly WebP encoder), buffers, outputs
+	costInputCopies  = 2        // the file itself, and the original copied to S3 from it
+	cascadeNumerator = 4        // the halving cascade adds at most a third: 4/3 of one frame
+)
+
+// MemoryEstimate is what Estimate found.
+type MemoryEstimate struct {
+	Bytes int64
+	// What describes the file in words for a refusal: "a 7000×7000
+	// progressive JPEG (4:4:4)".
+	What string
+}
+
+// Estimate returns the peak memory Process needs for data under profile
+// p, from the headers alone: no pixel buffer is allocated. It runs the
+// same checks as Process first (type, pixel limits) and returns their
+// errors.
+func Estimate(data []byte, p upload.Profile, opt Options) (MemoryEstimate, error) {
+	ct, cfg, err := opt.limits(p).Check(data)
+	if err != nil {
+		return MemoryEstimate{}, err
+	}
+	w, h := int64(cfg.Width), int64(cfg.Height)
+	n := w * h
+	o := orientation(ct, data)
+	ow, oh := cfg.Width, cfg.Height
+	if o >= 5 {
+		ow, oh = oh, ow
+	}
+	var top geometry
+	for _, spec := range p.Variants {
+		if g := planGeometry(spec, ow, oh); g.full > top.full {
+			top = g
+		}
+	}
+	topPixels := int64(top.outW) * int64(top.outH)
+	shift := loadShift(ct, top.full)
+	scaled := ((w + 1<<shift - 1) >> shift) * ((h + 1<<shift - 1) >> shift)
+
+	var decoded float64 // bytes per decoded pixel
+	var fullExtra int64 // bytes proportional to the full-size image, beyond decoded
+	convert := true     // whether a full-frame RGBA copy is made
+	what := fmt.Sprintf("a %d×%d %s image", w, h, kindOf(ct))
+	switch ct {
+	case TypeJPEG:
+		j := jpegSOF(data)
+		decoded = j.sampleFraction()
+		if j.progressive {
+			fullExtra = int64(float64(n) * costProgressive * j.sampleFraction())
+			what = fmt.Sprintf("a %d×%d progressive JPEG (%s)", w, h, j.sampling())
+		} else {
+			what = fmt.Sprintf("a %d×%d JPEG (%s)", w, h, j.sampling())
+		}
+		// A colour JPEG that the largest variant shrinks is resampled
+		// from its planes (firstFrame); the frame is then topPixels.
+		convert = !(j.components == 3 && top.full < 1)
+	case TypePNG:
+		depth, colour, interlaced := pngIHDR(data)
+		switch {
+		case colour == 3 || colour == 0 && depth <= 8:
+			decoded = 1
+		case colour == 0:
+			decoded = 2
+		case depth == 16:
+			decoded = 8
+			convert = false // converted in place (toNRGBA)
+		default:
+			decoded = 4
+			convert = colour != 6 // NRGBA is used as it is
+		}
+		if interlaced {
+			decoded *= 1.5
+			what = fmt.Sprintf("a %d×%d interlaced %d-bit PNG", w, h, depth)
+		} else {
+			what = fmt.Sprintf("a %d×%d %d-bit PNG", w, h, depth)
+		}
+	case TypeGIF:
+		decoded = 1 + costRGBA
+	case TypeWebP:
+		decoded = 4
+		if len(data) >= 16 && string(data[12:16]) != "VP8L" {
+			decoded = 2.5
+			convert = top.full >= 1
+		} else {
+			convert = false
+		}
+	case TypeHEIC, TypeHEIF, TypeAVIF:
+		info, _ := parseHEIF(data)
+		decoded = costHEIC
+		if info.codec == "av01" || info.tileCodec == "av01" {
+			decoded = costAVIF8
+			if info.depth > 8 {
+				decoded = costAVIFDeep
+			}
+		}
+	}
+	frame := topPixels * costRGBA
+	if convert {
+		frame = scaled * costRGBA
+	}
+	total := int64(len(data))*costInputCopies + costFixed + fullExtra + int64(decoded*float64(scaled)) + frame
+	if o != 1 {
+		total += frame // orient makes a turned copy
+	}
+	total += frame * cascadeNumerator / 3
+	return MemoryEstimate{Bytes: total, What: what}, nil
+}
+
+// jpegInfo is what a JPEG's SOF segment says.
+type jpegInfo struct {
+	progressive bool
+	components  int
+	h, v        [4]int // sampling factors
+}
+
+// sampleFraction is the number of samples per pixel over all components:
+// 1.5 at 4:2:0, 3 at 4:4:4, 1 for gray, 4 for CMYK without subsampling.
+func (j jpegInfo) sampleFraction() float64 {
+	if j.components == 0 {
+		return 4 // unknown: the worst case the decoder accepts
+	}
+	hmax, vmax := 1, 1
+	for i := range j.components {
+		hmax, vmax = max(hmax, j.h[i]), max(vmax, j.v[i])
+	}
+	var f float64
+	for i := range j.components {
+		f += float64(j.h[i]*j.v[i]) / float64(hmax*vmax)
+	}
+	return f
+}
+
+func (j jpegInfo) sampling() string {
+	switch {
+	case j.components == 1:
+		return "grayscale"
+	case j.components == 4:
+		return "CMYK"
+	case j.components == 3 && j.h[0] == j.h[1] && j.v[0] == j.v[1]:
+		return "4:4:4"
+	case j.components == 3 && j.h[0] == 2*j.h[1] && j.v[0] == 2*j.v[1]:
+		return "4:2:0"
+	case j.components == 3 && j.h[0] == 2*j.h[1] && j.v[0] == j.v[1]:
+		return "4:2:2"
+	}
+	return fmt.Sprintf("%d components", j.components)
+}
+
+// jpegSOF finds the SOF segment. A file it cannot read gives the zero
+// value, which sampleFraction takes as the worst case.
+func jpegSOF(data []byte) jpegInfo {
+	var j jpegInfo
+	p := 2
+	for p+4 <= len(data) {
+		if data[p] != 0xFF {
+			return j
+		}
+		m := data[p+1]
+		if m == 0xFF {
+			p++
+			continue
+		}
+		if m == 0xD8 || m == 0x01 || m >= 0xD0 && m <= 0xD7 {
+			p += 2
+			continue
+		}
+		n := int(binary.BigEndian.Uint16(data[p+2:]))
+		if m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC {
+			seg := data[p+4 : min(len(data), p+2+n)]
+			if len(seg) < 6 {
+				return j
+			}
+			j.progressive = m == 0xC2 || m == 0xC6 || m == 0xCA || m == 0xCE
+			j.components = min(int(seg[5]), 4)
+			for i := range j.components {
+				if 6+3*i+1 < len(seg) {
+					j.h[i], j.v[i] = max(1, int(seg[7+3*i]>>4)), max(1, int(seg[7+3*i]&15))
+				}
+			}
+			return j
+		}
+		if m == 0xDA || m == 0xD9 {
+			return j
+		}
+		p += 2 + n
+	}
+	return j
+}
+
+// pngIHDR reads bit depth, colour type and interlace from IHDR.
+func pngIHDR(data []byte) (depth, colour int, interlaced bool) {
+	if len(data) < 29 || string(data[12:16]) != "IHDR" {
+		return 16, 6, true // the worst case
+	}
+	return int(data[24]), int(data[25]), data[28] == 1
+}
+
+// TooLargeForMemory is the refusal of a file whose estimate exceeds the
+// whole budget of a worker: it could never be processed there.
+func TooLargeForMemory(e MemoryEstimate, budget int64) error {
+	return upload.Errorf(upload.ETOOMANYPX,
+		"This file is %s; processing it would need about %d MB of memory, more than the %d MB this service allows for one image. Please upload a smaller image (fewer pixels) or one saved as a baseline JPEG.",
+		e.What, e.Bytes>>20, budget>>20)
+}
