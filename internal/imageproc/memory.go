@@ -22,22 +22,22 @@ import (
 //	WebP lossy / lossless (x/image/webp)      1.5 (2.5 with alpha) / 4
 //	HEIC (libheif+libde265 in WebAssembly)    16: the module's linear memory holds the stream, the
 //	                                          decoded planes and a copy; it grows by doubling
-//	AVIF (libavif+libaom in WebAssembly)      42 at 8 bits, 64 above: libaom's frame buffers are 16-bit
-//	                                          with borders, then an RGBA copy, in a doubling memory
+//	AVIF (libavif+libaom in WebAssembly)      70 at 8 bits (measured 41 at 12 MP, 67 at 6 MP), 100 above:
+//	                                          libaom's frame buffers are 16-bit with borders, then an
+//	                                          RGBA copy, in a linear memory that grows by doubling
 //
 // After decoding, the pipeline converts to 8-bit RGBA (4 bytes a pixel,
 // skipped for a JPEG or WebP that is resampled from its YCbCr planes and for
 // RGBA PNGs, converted in place at 16 bits), turns it (another 4 when the
 // orientation is not 1) and resizes (a third more for the halving cascade).
 const (
-	costProgressive  = 2  // bytes per coefficient sample (block16)
-	costHEIC         = 16 // per pixel, WebAssembly libheif
-	costAVIF8        = 42
-	costAVIFDeep     = 64
-	costRGBA         = 4
-	costFixed        = 48 << 20 // encoders (the WebAssembly WebP encoder), buffers, outputs
-	costInputCopies  = 2        // the file itself, and the original copied to S3 from it
-	cascadeNumerator = 4        // the halving cascade adds at most a third: 4/3 of one frame
+	costProgressive = 2  // bytes per coefficient sample (block16)
+	costHEIC        = 16 // per pixel, WebAssembly libheif
+	costAVIF8       = 42
+	costAVIFDeep    = 64
+	costRGBA        = 4
+	costFixed       = 48 << 20 // encoders (the WebAssembly WebP encoder), buffers, outputs
+	costInputCopies = 2        // the file itself, and the original copied to S3 from it
 )
 
 // MemoryEstimate is what Estimate found.
@@ -131,15 +131,23 @@ func Estimate(data []byte, p upload.Profile, opt Options) (MemoryEstimate, error
 			}
 		}
 	}
-	frame := topPixels * costRGBA
-	if convert {
-		frame = scaled * costRGBA
+	// The first full frame the cascade works on: the largest variant's
+	// size when it is resampled from YCbCr planes, else the decoded size.
+	// It is a new buffer unless the decoded image already is 8-bit RGBA
+	// (or was narrowed in place).
+	frame := scaled * costRGBA
+	if ct == TypeJPEG && !convert || ct == TypeWebP && decoded < 4 && !convert {
+		frame = topPixels * costRGBA
 	}
-	total := int64(len(data))*costInputCopies + costFixed + fullExtra + int64(decoded*float64(scaled)) + frame
+	newFrame := convert || ct == TypeJPEG || ct == TypeWebP && decoded < 4
+	total := int64(len(data))*costInputCopies + costFixed + fullExtra + int64(decoded*float64(scaled))
+	if newFrame {
+		total += frame
+	}
 	if o != 1 {
 		total += frame // orient makes a turned copy
 	}
-	total += frame * cascadeNumerator / 3
+	total += frame / 3 // the halving cascade below the first frame
 	return MemoryEstimate{Bytes: total, What: what}, nil
 }
 
