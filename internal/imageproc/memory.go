@@ -244,6 +244,6 @@ func pngIHDR(data []byte) (depth, colour int, interlaced bool) {
 // whole budget of a worker: it could never be processed there.
 func TooLargeForMemory(e MemoryEstimate, budget int64) error {
 	return upload.Errorf(upload.ETOOMANYPX,
-		"This file is %s; processing it would need about %d MB of memory, more than the %d MB this service allows for one image. Please upload a smaller image (fewer pixels) or one saved as a baseline JPEG.",
+		"This file is %s; processing it would need about %d MB of memory, more than the %d MB this service allows for one image. Please upload a smaller image (fewer pixels).",
 		e.What, e.Bytes>>20, budget>>20)
 }
