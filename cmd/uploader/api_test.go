@@ -29,6 +29,19 @@ func TestAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("presign takes a HEIC's type from its name when the browser declares none", func(t *testing.T) {
+		for _, declared := range []string{"", "application/octet-stream"} {
+			p := a.presign(t, "IMG_0001.HEIC", declared, 1000, "photo")
+			if got := p.Upload.Fields["Content-Type"]; got != "image/heic" {
+				t.Errorf("declared %q: policy signed for Content-Type %q, want image/heic", declared, got)
+			}
+		}
+		var e apiError
+		if st := a.do(t, "POST", "/api/uploads", map[string]any{"filename": "notes.bin", "content_type": "application/octet-stream", "size": 10}, &e); st != 415 {
+			t.Errorf("octet-stream without an image extension: %d, want 415", st)
+		}
+	})
+
 	t.Run("presign refusals", func(t *testing.T) {
 		cases := []struct {
 			name   string

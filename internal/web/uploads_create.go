@@ -44,6 +44,14 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ct := normalizeType(req.ContentType)
+	if ct == "" || ct == "application/octet-stream" {
+		// Browsers without a MIME mapping for .heic/.heif/.avif (Chrome on
+		// Windows, some Android pickers) declare nothing or octet-stream.
+		// The policy is then signed for the type the extension names, the
+		// client sends that Content-Type field as given, and the worker
+		// sniffs the bytes whatever was declared.
+		ct = typeFromExtension(req.Filename)
+	}
 	if !prof.Allows(ct) {
 		return typeError(req.ContentType)
 	}
@@ -116,6 +124,22 @@ func normalizeType(ct string) string {
 		mt = "image/jpeg"
 	}
 	return mt
+}
+
+// extensionTypes maps the extensions of accepted images to their types.
+var extensionTypes = map[string]string{
+	".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".jpe": "image/jpeg", ".png": "image/png",
+	".gif": "image/gif", ".webp": "image/webp", ".heic": "image/heic", ".heif": "image/heif",
+	".hif": "image/heif", ".avif": "image/avif",
+}
+
+// typeFromExtension returns the image type a filename's extension names,
+// or "".
+func typeFromExtension(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		return extensionTypes[strings.ToLower(name[i:])]
+	}
+	return ""
 }
 
 var typeNames = map[string]string{
