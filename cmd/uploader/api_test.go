@@ -50,7 +50,7 @@ func TestAPI(t *testing.T) {
 			msg    string
 		}{
 			{"too large", map[string]any{"filename": "big.jpg", "content_type": "image/jpeg", "size": 31 << 20}, 413, "This file is 31 MB; the limit is 20 MB."},
-			{"html", map[string]any{"filename": "x.html", "content_type": "text/html", "size": 100}, 415, "This file is an HTML page; only JPEG, PNG, GIF and WebP images are accepted."},
+			{"html", map[string]any{"filename": "x.html", "content_type": "text/html", "size": 100}, 415, "This file is an HTML page; only JPEG, PNG, GIF, WebP, HEIC/HEIF and AVIF images are accepted."},
 			{"svg", map[string]any{"filename": "x.svg", "content_type": "image/svg+xml", "size": 100}, 415, "SVG"},
 			{"zero size", map[string]any{"filename": "x.jpg", "content_type": "image/jpeg", "size": 0}, 400, "size"},
 			{"unknown profile", map[string]any{"filename": "x.jpg", "content_type": "image/jpeg", "size": 10, "profile": "huge"}, 400, "avatar, photo"},

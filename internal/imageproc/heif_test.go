@@ -285,3 +285,33 @@ func TestHEIFDamaged(t *testing.T) {
 		}
 	}
 }
+
+// TestAVIFOutput: a variant that lists "avif" gets an AVIF file next to the
+// others, which decodes (with libavif) to the variant's size and colours.
+func TestAVIFOutput(t *testing.T) {
+	p := testProfile(upload.VariantSpec{Name: "w320", Width: 320, Height: 320, Fit: upload.FitInside,
+		Formats: []string{upload.FormatAuto, upload.FormatWebP, upload.FormatAVIF}, Quality: 82})
+	if err := p.Validate(); err != nil {
+		t.Fatalf("a profile with avif output does not validate: %v", err)
+	}
+	res, err := Process(context.Background(), encodeJPEG(t, quadrants(640, 480), 95), p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Outputs) != 3 {
+		t.Fatalf("%d outputs, want jpg, webp and avif", len(res.Outputs))
+	}
+	out := res.Outputs[2]
+	if out.File != "w320.avif" || out.ContentType != TypeAVIF {
+		t.Fatalf("third output %s %s, want w320.avif image/avif", out.File, out.ContentType)
+	}
+	if ct, err := Sniff(out.Data); err != nil || ct != TypeAVIF {
+		t.Fatalf("the AVIF output sniffs as %q, %v", ct, err)
+	}
+	checkQuadrants(t, decodeOutput(t, out))
+	bad := p
+	bad.Variants = []upload.VariantSpec{{Name: "x", Width: 1, Height: 1, Fit: upload.FitInside, Formats: []string{"jxl"}, Quality: 80}}
+	if bad.Validate() == nil {
+		t.Error("a profile asking for jxl output validated")
+	}
+}

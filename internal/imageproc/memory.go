@@ -3,6 +3,7 @@ package imageproc
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"uploader/internal/upload"
 )
@@ -22,6 +23,8 @@ import (
 //	WebP lossy / lossless (x/image/webp)      1.5 (2.5 with alpha) / 4
 //	HEIC (libheif+libde265 in WebAssembly)    16: the module's linear memory holds the stream, the
 //	                                          decoded planes and a copy; it grows by doubling
+//	AVIF output (libaom encoder, WebAssembly) 140 per pixel of the largest AVIF variant (2048×1536:
+//	                                          +430 MB, 3.2 s); encodes run one at a time
 //	AVIF (libavif+libaom in WebAssembly)      70 at 8 bits (measured 41 at 12 MP, 67 at 6 MP), 100 above:
 //	                                          libaom's frame buffers are 16-bit with borders, then an
 //	                                          RGBA copy, in a linear memory that grows by doubling
@@ -33,8 +36,9 @@ import (
 const (
 	costProgressive = 2  // bytes per coefficient sample (block16)
 	costHEIC        = 16 // per pixel, WebAssembly libheif
-	costAVIF8       = 42
-	costAVIFDeep    = 64
+	costAVIF8       = 70
+	costAVIFDeep    = 100
+	costAVIFEncode  = 140 // per output pixel: libaom's encoder in WebAssembly, one encode at a time
 	costRGBA        = 4
 	costFixed       = 48 << 20 // encoders (the WebAssembly WebP encoder), buffers, outputs
 	costInputCopies = 2        // the file itself, and the original copied to S3 from it
@@ -148,6 +152,14 @@ func Estimate(data []byte, p upload.Profile, opt Options) (MemoryEstimate, error
 		total += frame // orient makes a turned copy
 	}
 	total += frame / 3 // the halving cascade below the first frame
+	var avifPixels int64
+	for _, spec := range p.Variants {
+		if slices.Contains(spec.Formats, upload.FormatAVIF) {
+			g := planGeometry(spec, ow, oh)
+			avifPixels = max(avifPixels, int64(g.outW)*int64(g.outH))
+		}
+	}
+	total += avifPixels * costAVIFEncode
 	return MemoryEstimate{Bytes: total, What: what}, nil
 }
 

@@ -158,7 +158,7 @@ func typeError(declared string) error {
 	default:
 		what = "of type " + declared
 	}
-	return upload.Errorf(upload.EUNSUPPORTED, "This file is %s; only JPEG, PNG, GIF and WebP images are accepted.", what)
+	return upload.Errorf(upload.EUNSUPPORTED, "This file is %s; only JPEG, PNG, GIF, WebP, HEIC/HEIF and AVIF images are accepted.", what)
 }
 
 // sortedFields returns a policy's form fields in a stable order for the
