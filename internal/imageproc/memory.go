@@ -10,9 +10,13 @@ import (
 
 // Decoder costs in bytes per pixel, the basis of Estimate. They are what
 // each decoder holds at its peak for a pixel of the image it decodes,
-// measured as peak RSS over the resting process (TestMemoryEstimateHolds
-// re-measures them on files made by cjpeg, vips, ImageMagick and heif-enc
-// and fails if an estimate falls short):
+// measured as peak RSS over the resting process with Go's soft limit set
+// to the estimate (TestMemoryEstimateHolds re-measures them on files made
+// by cjpeg, vips and ImageMagick and fails if an estimate falls short).
+// Whole 12 MP jobs (4000×3000, photo profile) measured that way: HEIC in
+// WebAssembly 301 MB above rest (estimate 339), AVIF 737 MB (estimate 865),
+// a 7000×7000 progressive 4:4:4 JPEG 407 MB (estimate 413), a 6000×6000
+// 16-bit PNG 379 MB (estimate 415).
 //
 //	decoder                                   holds per pixel
 //	JPEG baseline (jpegscale), per component  1 at the decoded scale (4:2:0: 1.5, 4:4:4: 3, CMYK: 4)
@@ -21,22 +25,24 @@ import (
 //	PNG interlaced, in addition               half the above (the largest pass before it is merged)
 //	GIF                                       1 (palette indices) + 4 for a frame smaller than the screen
 //	WebP lossy / lossless (x/image/webp)      1.5 (2.5 with alpha) / 4
-//	HEIC (libheif+libde265 in WebAssembly)    16: the module's linear memory holds the stream, the
+//	HEIC (libheif+libde265 in WebAssembly)    18: the module's linear memory holds the stream, the
 //	                                          decoded planes and a copy; it grows by doubling
 //	AVIF output (libaom encoder, WebAssembly) 140 per pixel of the largest AVIF variant (2048×1536:
 //	                                          +430 MB, 3.2 s); encodes run one at a time
-//	AVIF (libavif+libaom in WebAssembly)      70 at 8 bits (measured 41 at 12 MP, 67 at 6 MP), 100 above:
+//	AVIF (libavif+libaom in WebAssembly)      64 at 8 bits, 100 above:
 //	                                          libaom's frame buffers are 16-bit with borders, then an
 //	                                          RGBA copy, in a linear memory that grows by doubling
 //
 // After decoding, the pipeline converts to 8-bit RGBA (4 bytes a pixel,
 // skipped for a JPEG or WebP that is resampled from its YCbCr planes and for
 // RGBA PNGs, converted in place at 16 bits), turns it (another 4 when the
-// orientation is not 1) and resizes (a third more for the halving cascade).
+// orientation is not 1) and resizes (a third more for the halving cascade,
+// and the resampler's intermediate of the target width by the source
+// height: 29 MB for a 2048-wide variant of a 3500-row frame).
 const (
 	costProgressive = 2  // bytes per coefficient sample (block16)
-	costHEIC        = 16 // per pixel, WebAssembly libheif
-	costAVIF8       = 70
+	costHEIC        = 18 // per pixel, WebAssembly libheif
+	costAVIF8       = 64
 	costAVIFDeep    = 100
 	costAVIFEncode  = 140 // per output pixel: libaom's encoder in WebAssembly, one encode at a time
 	costRGBA        = 4
@@ -152,6 +158,13 @@ func Estimate(data []byte, p upload.Profile, opt Options) (MemoryEstimate, error
 		total += frame // orient makes a turned copy
 	}
 	total += frame / 3 // the halving cascade below the first frame
+	// The separable resampler's intermediate: the target width by the
+	// height of the frame it reads (at most the decoded height).
+	sh := (h + 1<<shift - 1) >> shift
+	if o >= 5 {
+		sh = (w + 1<<shift - 1) >> shift
+	}
+	total += int64(top.outW) * sh * costRGBA
 	var avifPixels int64
 	for _, spec := range p.Variants {
 		if slices.Contains(spec.Formats, upload.FormatAVIF) {
