@@ -492,8 +492,20 @@ func heifConfig(ct string, data []byte) (image.Config, heifInfo, error) {
 	if codec == "hvc1" && heifOrientation(info.transforms) >= 5 {
 		cfg.Width, cfg.Height = cfg.Height, cfg.Width
 	}
+	if codec == "hvc1" && cfg.Width < minHEICWidth && heic.Dynamic() != nil {
+		return cfg, info, upload.Errorf(upload.EUNSUPPORTED,
+			"This HEIC image is only %d pixels wide; HEIC images narrower than %d pixels cannot be read here. Please send it as a JPEG or PNG.", cfg.Width, minHEICWidth)
+	}
 	return cfg, info, nil
 }
+
+// minHEICWidth: the WebAssembly build of gen2brain/heic (v0.4.5, libheif
+// 1.18) assumes planes padded to 16 bytes, but libheif pads rows to at
+// least 64: below 128 pixels (64 chroma samples) it returns misplaced
+// chroma or fails with an out-of-bounds access inside the module. Such
+// files are refused with a sentence instead. A system libheif, when the
+// library finds one, has no such limit.
+const minHEICWidth = 128
 
 // heifOrientationFor says how the pipeline must still turn a decoded HEIF
 // or AVIF image. libheif has already applied irot/imir to HEVC images;

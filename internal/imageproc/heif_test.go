@@ -9,7 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/gen2brain/heic"
 
 	"uploader/internal/testenv"
 	"uploader/internal/upload"
@@ -313,5 +316,22 @@ func TestAVIFOutput(t *testing.T) {
 	bad.Variants = []upload.VariantSpec{{Name: "x", Width: 1, Height: 1, Fit: upload.FitInside, Formats: []string{"jxl"}, Quality: 80}}
 	if bad.Validate() == nil {
 		t.Error("a profile asking for jxl output validated")
+	}
+}
+
+// TestHEICTooNarrow: below 128 pixels the WebAssembly HEIC decoder misreads
+// the planes, so such a file is refused with a sentence, not garbled.
+func TestHEICTooNarrow(t *testing.T) {
+	file := convertWith(t, "vips", quadrants(64, 48), "heic")
+	_, err := Process(context.Background(), file, testProfile(upload.VariantSpec{Name: "w64", Width: 64, Height: 64, Fit: upload.FitInside, Formats: []string{"png"}, Quality: 90}), Options{})
+	if heic.Dynamic() == nil {
+		if err != nil {
+			t.Fatalf("a system libheif reads narrow files; got %v", err)
+		}
+		return
+	}
+	wantCode(t, err, upload.EUNSUPPORTED)
+	if !strings.Contains(upload.ErrorMessage(err), "64 pixels wide") {
+		t.Errorf("message %q does not say the width", upload.ErrorMessage(err))
 	}
 }
