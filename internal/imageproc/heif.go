@@ -28,7 +28,19 @@ type heifInfo struct {
 	depth      int          // bits per channel from pixi (0: not stated)
 	exif       []byte       // TIFF structure of the Exif item, if any
 	alpha      bool         // an auxiliary alpha image belongs to the primary one
+	// coded lists the size of each coded image the decoder will decode
+	// (the primary image, or every tile of a grid), read from the codec's
+	// own headers (the HEVC SPS in hvcC, the AV1 sequence header); {0, 0}
+	// where it could not be read. With the grid descriptor it shows a file
+	// whose ispe understates what decoding it costs.
+	coded []codedSize
+	// grid is the grid item's descriptor: rows, columns, output size.
+	grid *heifGrid
 }
+
+type codedSize struct{ w, h, ispeW, ispeH int }
+
+type heifGrid struct{ rows, cols, w, h int }
 
 // heifTransform is one irot (value: quarter turns anticlockwise) or imir
 // property. For imir, HEIF's Amendment 2 reads the bit as a mode: 0 swaps
@@ -103,6 +115,7 @@ func parseHEIF(data []byte) (heifInfo, error) {
 		assoc   = map[uint32][]int{}
 		iloc    []byte
 		iref    []byte
+		idat    []byte
 	)
 	err := heifBoxes(meta[4:], func(typ string, p []byte) error {
 		switch typ {
@@ -134,6 +147,8 @@ func parseHEIF(data []byte) (heifInfo, error) {
 			iloc = p
 		case "iref":
 			iref = p
+		case "idat":
+			idat = p
 		}
 		return nil
 	})
@@ -145,13 +160,46 @@ func parseHEIF(data []byte) (heifInfo, error) {
 		return info, fmt.Errorf("%w: no primary image", errHEIF)
 	}
 	refs := parseIREF(iref)
+	// codedOf reads an image item's coded size from its codec headers.
+	codedOf := func(item uint32) codedSize {
+		var c codedSize
+		for _, idx := range assoc[item] {
+			if idx < 1 || idx > len(ipco) {
+				continue
+			}
+			prop := ipco[idx-1]
+			switch typ, p := string(prop[:4]), prop[4:]; typ {
+			case "ispe":
+				if len(p) >= 12 {
+					c.ispeW, c.ispeH = int(binary.BigEndian.Uint32(p[4:])), int(binary.BigEndian.Uint32(p[8:]))
+				}
+			case "hvcC":
+				c.w, c.h = hevcSize(p)
+			case "av1C":
+				if len(p) > 4 && c.w == 0 {
+					c.w, c.h = av1Size(p[4:])
+				}
+			}
+		}
+		if c.w == 0 && types[item] == "av01" {
+			// No sequence header in av1C: it starts the item's own data.
+			c.w, c.h = av1Size(itemPrefix(data, iloc, idat, item, 4096))
+		}
+		return c
+	}
 	if info.codec == "grid" {
 		for _, r := range refs {
 			if r.typ == "dimg" && r.from == primary && len(r.to) > 0 {
 				info.tileCodec = types[r.to[0]]
+				for _, tile := range r.to {
+					info.coded = append(info.coded, codedOf(tile))
+				}
 				break
 			}
 		}
+		info.grid = parseGrid(itemPrefix(data, iloc, idat, primary, 64))
+	} else {
+		info.coded = []codedSize{codedOf(primary)}
 	}
 	for _, idx := range assoc[primary] {
 		if idx < 1 || idx > len(ipco) {
@@ -346,9 +394,24 @@ func parseColr(p []byte, c *colourSource) {
 	}
 }
 
+// itemPrefix returns up to n bytes from the start of an item, stored in
+// the file (iloc construction method 0) or in the idat box (method 1).
+func itemPrefix(data, iloc, idat []byte, item uint32, n int) []byte {
+	if b := itemBytes(data, iloc, item, 0, n); b != nil {
+		return b
+	}
+	return itemBytes(idat, iloc, item, 1, n)
+}
+
 // itemData returns the bytes of an item stored in the file itself
 // (iloc construction method 0), joining its extents, or nil.
 func itemData(data, iloc []byte, item uint32) []byte {
+	return itemBytes(data, iloc, item, 0, 1<<20)
+}
+
+// itemBytes returns at most limit bytes of an item whose iloc entry has
+// construction method want, with offsets into data; nil otherwise.
+func itemBytes(data, iloc []byte, item uint32, want, limit int) []byte {
 	if len(iloc) < 8 {
 		return nil
 	}
@@ -417,17 +480,20 @@ func itemData(data, iloc []byte, item uint32) []byte {
 			if !ok1 || !ok2 {
 				return nil
 			}
+			if uint32(id) != item || method != want || len(out) >= limit {
+				continue
+			}
 			start := base + off
 			if n == 0 {
 				n = uint64(len(data)) - min(start, uint64(len(data)))
 			}
-			if start > uint64(len(data)) || n > uint64(len(data))-start || len(out)+int(n) > 1<<20 {
+			if start > uint64(len(data)) || n > uint64(len(data))-start {
 				return nil
 			}
-			out = append(out, data[start:start+n]...)
+			out = append(out, data[start:start+min(n, uint64(limit-len(out)))]...)
 		}
 		if uint32(id) == item {
-			if method != 0 {
+			if method != want {
 				return nil
 			}
 			return out
@@ -499,6 +565,53 @@ func heifConfig(ct string, data []byte) (image.Config, heifInfo, error) {
 	return cfg, info, nil
 }
 
+// codedSlack is how far a coded picture may exceed its ispe: HEVC and AV1
+// code whole blocks and crop (a 200×150 HEIC is coded 200×152).
+const codedSlack = 64
+
+// checkCoded compares what the codec headers say will be decoded with
+// the container's ispe, which the pixel limit and the memory estimate
+// used. A file whose ispe understates its coded pictures (a 200×150 box
+// around a 16000×16000 stream) would otherwise cost what no estimate
+// allowed before the decoder noticed; such files are refused undecoded.
+func checkCoded(ct string, info heifInfo) error {
+	bad := func(w, h int) error {
+		return upload.Errorf(upload.ECORRUPT, "The file is damaged or incomplete: the %s container says %d×%d pixels but its image data is %d×%d.",
+			kindOf(ct), info.width, info.height, w, h)
+	}
+	unreadable := upload.Errorf(upload.ECORRUPT, "The file is damaged or incomplete: the %s image data does not say its size.", kindOf(ct))
+	if info.codec != "grid" {
+		if len(info.coded) != 1 || info.coded[0].w == 0 {
+			return unreadable
+		}
+		if c := info.coded[0]; c.w > info.width+codedSlack || c.h > info.height+codedSlack {
+			return bad(c.w, c.h)
+		}
+		return nil
+	}
+	g := info.grid
+	if g == nil || len(info.coded) == 0 || len(info.coded) != g.rows*g.cols {
+		return upload.Errorf(upload.ECORRUPT, "The file is damaged or incomplete: the %s image grid does not match its tiles.", kindOf(ct))
+	}
+	if g.w != info.width || g.h != info.height {
+		return bad(g.w, g.h)
+	}
+	t := info.coded[0]
+	for _, c := range info.coded {
+		if c.w == 0 {
+			return unreadable
+		}
+		if c.w > c.ispeW+codedSlack || c.h > c.ispeH+codedSlack || c.ispeW != t.ispeW || c.ispeH != t.ispeH {
+			return bad(c.w, c.h)
+		}
+	}
+	// The tiles cover the output, overlapping it by less than one tile.
+	if g.cols*t.ispeW < g.w || (g.cols-1)*t.ispeW >= g.w || g.rows*t.ispeH < g.h || (g.rows-1)*t.ispeH >= g.h {
+		return upload.Errorf(upload.ECORRUPT, "The file is damaged or incomplete: the %s image grid does not match its tiles.", kindOf(ct))
+	}
+	return nil
+}
+
 // minHEICWidth: the WebAssembly build of gen2brain/heic (v0.4.5, libheif
 // 1.18) assumes planes padded to 16 bytes, but libheif pads rows to at
 // least 64: below 128 pixels (64 chroma samples) it returns misplaced
@@ -535,6 +648,11 @@ func decodeHEIF(ct string, data []byte, cfg image.Config) (image.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	// After the pixel limit (a bomb is told so) and before any decoder
+	// allocates: the codec's own headers must agree with ispe.
+	if err := checkCoded(ct, info); err != nil {
+		return nil, err
+	}
 	var img image.Image
 	if info.codec == "av01" || info.tileCodec == "av01" {
 		img, err = avif.Decode(bytes.NewReader(data))
@@ -542,11 +660,221 @@ func decodeHEIF(ct string, data []byte, cfg image.Config) (image.Image, error) {
 		img, err = heic.Decode(bytes.NewReader(data))
 	}
 	if err != nil {
-		return nil, corrupt(ct, err)
+		// The WebAssembly decoders report a trap with its stack trace, or
+		// a bare "decode failed": neither helps a person.
+		return nil, corrupt(ct, nil)
 	}
 	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
 		return nil, upload.Errorf(upload.ECORRUPT, "The file is damaged or incomplete: the %s container says %d×%d pixels but the image is %d×%d.",
 			kindOf(ct), cfg.Width, cfg.Height, b.Dx(), b.Dy())
 	}
 	return toSRGB(img, info.colour)
+}
+
+// bitReader reads big-endian bit fields, as codec headers are written.
+// Reading past the end yields zeros and sets short.
+type bitReader struct {
+	b     []byte
+	pos   int
+	short bool
+}
+
+func (r *bitReader) u(n int) uint64 {
+	var v uint64
+	for range n {
+		if r.pos>>3 >= len(r.b) {
+			r.short = true
+			return 0
+		}
+		v = v<<1 | uint64(r.b[r.pos>>3]>>(7-r.pos&7)&1)
+		r.pos++
+	}
+	return v
+}
+
+// ue reads an Exp-Golomb code (HEVC's ue(v)).
+func (r *bitReader) ue() uint64 {
+	zeros := 0
+	for r.u(1) == 0 {
+		if zeros++; zeros > 31 || r.short {
+			r.short = true
+			return 0
+		}
+	}
+	return 1<<zeros - 1 + r.u(zeros)
+}
+
+// hevcSize reads pic_width/height_in_luma_samples from the first SPS in
+// an hvcC box, or returns 0, 0.
+func hevcSize(p []byte) (w, h int) {
+	if len(p) < 23 {
+		return 0, 0
+	}
+	n := int(p[22])
+	q := p[23:]
+	for range n {
+		if len(q) < 3 {
+			return 0, 0
+		}
+		typ := q[0] & 0x3F
+		count := int(binary.BigEndian.Uint16(q[1:]))
+		q = q[3:]
+		for range count {
+			if len(q) < 2 {
+				return 0, 0
+			}
+			size := int(binary.BigEndian.Uint16(q))
+			if len(q) < 2+size {
+				return 0, 0
+			}
+			if typ == 33 { // SPS
+				return spsSize(q[2 : 2+size])
+			}
+			q = q[2+size:]
+		}
+	}
+	return 0, 0
+}
+
+// spsSize parses an HEVC SPS NAL unit (ITU-T H.265 7.3.2.2) up to the
+// picture size.
+func spsSize(nal []byte) (w, h int) {
+	// Drop emulation prevention bytes (00 00 03).
+	rbsp := make([]byte, 0, min(len(nal), 256))
+	for i := 2; i < len(nal) && len(rbsp) < 256; i++ {
+		if i >= 4 && nal[i] == 3 && nal[i-1] == 0 && nal[i-2] == 0 {
+			continue
+		}
+		rbsp = append(rbsp, nal[i])
+	}
+	r := &bitReader{b: rbsp}
+	r.u(4) // sps_video_parameter_set_id
+	sub := int(r.u(3))
+	r.u(1)  // temporal_id_nesting
+	r.u(88) // general profile space, tier, idc, compatibility and constraint flags
+	r.u(8)  // general_level_idc
+	profile, level := make([]bool, sub), make([]bool, sub)
+	for i := range sub {
+		profile[i], level[i] = r.u(1) == 1, r.u(1) == 1
+	}
+	if sub > 0 {
+		r.u(2 * (8 - sub))
+	}
+	for i := range sub {
+		if profile[i] {
+			r.u(88)
+		}
+		if level[i] {
+			r.u(8)
+		}
+	}
+	r.ue() // sps_seq_parameter_set_id
+	if r.ue() == 3 {
+		r.u(1) // separate_colour_plane_flag
+	}
+	w, h = int(r.ue()), int(r.ue())
+	if r.short {
+		return 0, 0
+	}
+	return w, h
+}
+
+// av1Size reads max_frame_width/height from the first AV1 sequence header
+// OBU in b (an av1C box's configOBUs, or the start of an item), or 0, 0.
+func av1Size(b []byte) (w, h int) {
+	for len(b) >= 2 {
+		hdr := b[0]
+		typ := hdr >> 3 & 15
+		ext := hdr>>2&1 == 1
+		hasSize := hdr>>1&1 == 1
+		q := b[1:]
+		if ext {
+			q = q[1:]
+		}
+		size := len(q)
+		if hasSize {
+			var v uint64
+			i := 0
+			for ; i < 8 && i < len(q); i++ {
+				v |= uint64(q[i]&0x7F) << (7 * i)
+				if q[i]&0x80 == 0 {
+					break
+				}
+			}
+			if i >= len(q) || v > uint64(len(q)-i-1) {
+				return 0, 0
+			}
+			q, size = q[i+1:], int(v)
+		}
+		if typ == 1 { // OBU_SEQUENCE_HEADER
+			return seqHeaderSize(q[:size])
+		}
+		b = q[size:]
+	}
+	return 0, 0
+}
+
+// seqHeaderSize parses an AV1 sequence header (AV1 spec 5.5) up to
+// max_frame_width/height.
+func seqHeaderSize(b []byte) (w, h int) {
+	r := &bitReader{b: b}
+	r.u(3)           // seq_profile
+	r.u(1)           // still_picture
+	if r.u(1) == 1 { // reduced_still_picture_header
+		r.u(5)
+	} else {
+		decoderModel := false
+		bufferDelay := 0
+		if r.u(1) == 1 { // timing_info_present_flag
+			r.u(64)
+			if r.u(1) == 1 { // equal_picture_interval: uvlc
+				zeros := 0
+				for r.u(1) == 0 && !r.short && zeros < 32 {
+					zeros++
+				}
+				r.u(zeros)
+			}
+			if r.u(1) == 1 { // decoder_model_info_present_flag
+				decoderModel = true
+				bufferDelay = int(r.u(5)) + 1
+				r.u(32 + 5 + 5)
+			}
+		}
+		initialDelay := r.u(1) == 1
+		ops := int(r.u(5)) + 1
+		for range ops {
+			r.u(12)
+			if r.u(5) > 7 {
+				r.u(1)
+			}
+			if decoderModel && r.u(1) == 1 {
+				r.u(2*bufferDelay + 1)
+			}
+			if initialDelay && r.u(1) == 1 {
+				r.u(4)
+			}
+		}
+	}
+	wb, hb := int(r.u(4))+1, int(r.u(4))+1
+	w, h = int(r.u(wb))+1, int(r.u(hb))+1
+	if r.short {
+		return 0, 0
+	}
+	return w, h
+}
+
+// parseGrid reads an ImageGrid descriptor (HEIF 6.6.2.3.2).
+func parseGrid(b []byte) *heifGrid {
+	if len(b) < 8 {
+		return nil
+	}
+	g := &heifGrid{rows: int(b[2]) + 1, cols: int(b[3]) + 1}
+	if b[1]&1 == 0 {
+		g.w, g.h = int(binary.BigEndian.Uint16(b[4:])), int(binary.BigEndian.Uint16(b[6:]))
+	} else if len(b) >= 12 {
+		g.w, g.h = int(binary.BigEndian.Uint32(b[4:])), int(binary.BigEndian.Uint32(b[8:]))
+	} else {
+		return nil
+	}
+	return g
 }

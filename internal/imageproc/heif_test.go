@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"image"
 	"image/color"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -333,5 +334,58 @@ func TestHEICTooNarrow(t *testing.T) {
 	wantCode(t, err, upload.EUNSUPPORTED)
 	if !strings.Contains(upload.ErrorMessage(err), "64 pixels wide") {
 		t.Errorf("message %q does not say the width", upload.ErrorMessage(err))
+	}
+}
+
+// TestHEIFLyingSize: a container whose ispe understates the coded picture
+// (here 200×150 around a 1280×960 stream; a 16000×16000 one costs gigabytes)
+// is refused from the codec headers (HEVC SPS, AV1 sequence header) before
+// a decoder allocates anything for it.
+func TestHEIFLyingSize(t *testing.T) {
+	small := make([]byte, 12)
+	binary.BigEndian.PutUint32(small[4:], 200)
+	binary.BigEndian.PutUint32(small[8:], 150)
+	p := testProfile(upload.VariantSpec{Name: "w64", Width: 64, Height: 64, Fit: upload.FitInside, Formats: []string{"png"}, Quality: 90})
+	for _, tc := range []struct{ how, ext string }{{"vips", "heic"}, {"vips", "avif"}, {"heif-enc", "heic"}} {
+		t.Run(tc.how+"/"+tc.ext, func(t *testing.T) {
+			file := convertWith(t, tc.how, quadrants(1280, 960), tc.ext)
+			if _, err := Process(context.Background(), file, p, Options{}); err != nil {
+				t.Fatalf("the honest file fails: %v", err)
+			}
+			liar := replaceProperties(t, file, "ispe", "ispe", small, false)
+			_, err := Process(context.Background(), liar, p, Options{})
+			wantCode(t, err, upload.ECORRUPT)
+			if msg := upload.ErrorMessage(err); !strings.Contains(msg, "says 200×150 pixels") {
+				t.Errorf("message %q does not say what the container claims", msg)
+			}
+		})
+	}
+}
+
+// TestHEIFParserSurvivesDamage flips, cuts and overwrites bytes of real
+// HEIC and AVIF files: the container reader runs outside the decoders'
+// recover (orientation, Estimate), so it must never panic.
+func TestHEIFParserSurvivesDamage(t *testing.T) {
+	for _, ext := range []string{"heic", "avif"} {
+		file := convertWith(t, "vips", quadrants(256, 192), ext)
+		meta := bytes.Index(file, []byte("meta"))
+		r := rand.New(rand.NewPCG(7, uint64(len(ext))))
+		for i := range 20000 {
+			f := bytes.Clone(file)
+			switch i % 3 {
+			case 0:
+				f = f[:r.IntN(len(f))]
+			case 1:
+				for range 1 + r.IntN(4) {
+					f[meta+r.IntN(min(len(f)-meta, 600))] = byte(r.Uint32())
+				}
+			case 2:
+				p := meta + r.IntN(min(len(f)-meta-4, 600))
+				binary.BigEndian.PutUint32(f[p:], r.Uint32())
+			}
+			info, _ := parseHEIF(f)
+			heifOrientationFor(info)
+			checkCoded(TypeHEIC, info)
+		}
 	}
 }
