@@ -124,12 +124,18 @@ func Estimate(data []byte, p upload.Profile, opt Options) (MemoryEstimate, error
 	case TypeGIF:
 		decoded = 1 + costRGBA
 	case TypeWebP:
-		decoded = 4
-		if len(data) >= 16 && string(data[12:16]) != "VP8L" {
+		chunk := ""
+		if len(data) >= 16 {
+			chunk = string(data[12:16])
+		}
+		alpha := chunk == "VP8X" && len(data) >= 21 && data[20]&0x10 != 0
+		switch {
+		case chunk == "VP8L": // lossless: NRGBA, used as it is
+			decoded, convert = 4, false
+		case alpha: // lossy with alpha: NYCbCrA, converted whole
 			decoded = 2.5
-			convert = top.full >= 1
-		} else {
-			convert = false
+		default: // lossy: YCbCr, resampled from its planes when shrunk
+			decoded, convert = 1.5, top.full >= 1
 		}
 	case TypeHEIC, TypeHEIF, TypeAVIF:
 		info, _ := parseHEIF(data)
@@ -145,11 +151,12 @@ func Estimate(data []byte, p upload.Profile, opt Options) (MemoryEstimate, error
 	// size when it is resampled from YCbCr planes, else the decoded size.
 	// It is a new buffer unless the decoded image already is 8-bit RGBA
 	// (or was narrowed in place).
+	planes := (ct == TypeJPEG || ct == TypeWebP && decoded == 1.5) && !convert
 	frame := scaled * costRGBA
-	if ct == TypeJPEG && !convert || ct == TypeWebP && decoded < 4 && !convert {
+	if planes {
 		frame = topPixels * costRGBA
 	}
-	newFrame := convert || ct == TypeJPEG || ct == TypeWebP && decoded < 4
+	newFrame := convert || planes
 	total := int64(len(data))*costInputCopies + costFixed + fullExtra + int64(decoded*float64(scaled))
 	if newFrame {
 		total += frame

@@ -68,7 +68,7 @@ func TestMemoryChild(t *testing.T) {
 	fmt.Printf("MEMORY rest_kb=%d peak_kb=%d\n", rest, procStatusKB("VmHWM"))
 }
 
-// TestMemoryEstimateHolds makes files with cjpeg, ImageMagick and vips,
+// TestMemoryEstimateHolds makes files with cjpeg, cwebp, ImageMagick and vips,
 // processes each in a child process whose soft memory limit is its resting
 // size plus the estimate (as the worker's is, through MemoryBudget), and
 // checks that the peak RSS above the resting process stays within
@@ -95,6 +95,10 @@ func TestMemoryEstimateHolds(t *testing.T) {
 			realTool(t, dir, "convert", "src.ppm", "-alpha", "on", "-depth", "16", "-define", "png:color-type=6", "-quality", "10", "deep.png")
 		}},
 		{"interlaced RGB PNG", "inter.png", func() { realTool(t, dir, "convert", "src.ppm", "-interlace", "PNG", "-quality", "10", "inter.png") }},
+		{"lossy WebP", "lossy.webp", func() { realTool(t, dir, "cwebp", "-quiet", "-q", "80", "base.jpg", "-o", "lossy.webp") }},
+		{"lossless WebP", "lossless.webp", func() {
+			realTool(t, dir, "cwebp", "-quiet", "-lossless", "-z", "0", "base.jpg", "-o", "lossless.webp")
+		}},
 		{"HEIC", "photo.heic", func() { realTool(t, dir, "vips", "copy", "mid.jpg", "photo.heic") }},
 		{"AVIF", "photo.avif", func() { realTool(t, dir, "vips", "copy", "mid.jpg", "photo.avif") }},
 	}
