@@ -3,7 +3,7 @@ GO ?= go
 TESTFLAGS ?= -count=1 -timeout 20m
 FUZZTIME ?= 15s
 
-.PHONY: dev test test-go test-fuzz test-faults deps services build bench vet
+.PHONY: dev test test-go test-wasm test-fuzz test-faults deps services build bench vet
 
 ## dev: run web + worker on embedded S3, Redis and SQLite; prints the URL to open
 dev:
@@ -22,13 +22,19 @@ services:
 	@bash scripts/ensure-services.sh
 
 ## test: the whole suite on real Redis, Postgres, SQLite and the S3 gateway
-test: deps services vet test-go test-fuzz
+test: deps services vet test-go test-wasm test-fuzz
 
 vet:
 	$(GO) vet ./...
 
 test-go:
 	$(GO) test $(TESTFLAGS) ./...
+
+## test-wasm: the HEIC/AVIF decoders as production runs them (WebAssembly). Where a system
+## libheif.so exists, as with libvips installed, they would load it instead; -tags nodynamic
+## keeps them off it, so the decoders and memory figures tested are the dyno's.
+test-wasm:
+	$(GO) test $(TESTFLAGS) -tags nodynamic -run 'HEIF|HEIC|AVIF|MemoryEstimate' ./internal/imageproc/
 
 ## test-faults: the slow load and fault matrix (Redis killed, SIGTERM/SIGKILL, S3 and DB outages)
 test-faults: deps services

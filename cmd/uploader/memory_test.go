@@ -32,7 +32,7 @@ func procKB(t *testing.T, pid int, field string) int64 {
 
 // TestWorkerMemoryBudget sends the files that used to take a worker down
 // to a worker process with WORKER_MEMORY_MB=512 and two job slots: a
-// 7000×7000 progressive 4:4:4 JPEG (cjpeg, under 1 MB), a 6000×6000 16-bit
+// 7000×7000 progressive 4:4:4 JPEG (cjpeg, under 1 MB), a 5000×5000 16-bit
 // PNG that compresses to almost nothing, and a 7071×7071 one (50 MP, the
 // limit) that can never fit. The worker's peak RSS must stay under the
 // budget plus its resting size, every upload must end ready or failed
@@ -53,7 +53,7 @@ func TestWorkerMemoryBudget(t *testing.T) {
 	}
 	sh("convert -size 7000x7000 gradient:red-blue -depth 8 ppm:- | cjpeg -progressive -sample 1x1 -quality 85 > big.jpg")
 	// Gradients: more than 256 levels, so the PNGs really are 16-bit.
-	sh("convert -size 6000x6000 gradient:black-white -alpha on -depth 16 -define png:color-type=6 fits.png")
+	sh("convert -size 5000x5000 gradient:black-white -alpha on -depth 16 -define png:color-type=6 fits.png")
 	sh("convert -size 7071x7071 gradient:black-white -alpha on -depth 16 -define png:color-type=6 never.png")
 
 	c := startCluster(t)

@@ -13,10 +13,9 @@ import (
 // measured as peak RSS over the resting process with Go's soft limit set
 // to the estimate (TestMemoryEstimateHolds re-measures them on files made
 // by cjpeg, vips and ImageMagick and fails if an estimate falls short).
-// Whole 12 MP jobs (4000×3000, photo profile) measured that way: HEIC in
-// WebAssembly 301 MB above rest (estimate 339), AVIF 737 MB (estimate 865),
-// a 7000×7000 progressive 4:4:4 JPEG 407 MB (estimate 413), a 6000×6000
-// 16-bit PNG 379 MB (estimate 415).
+// Whole jobs (photo profile) measured that way in WebAssembly: a 12 MP
+// (4000×3000) HEIC 261 MB above rest, 10-bit 322 MB, AVIF 737 MB; a
+// 7000×7000 progressive 4:4:4 JPEG 352 MB; a 6000×6000 16-bit PNG 423 MB.
 //
 //	decoder                                   holds per pixel
 //	JPEG baseline (jpegscale), per component  1 at the decoded scale (4:2:0: 1.5, 4:4:4: 3, CMYK: 4)
@@ -25,13 +24,20 @@ import (
 //	PNG interlaced, in addition               half the above (the largest pass before it is merged)
 //	GIF                                       1 (palette indices) + 4 for a frame smaller than the screen
 //	WebP lossy / lossless (x/image/webp)      1.5 (2.5 with alpha) / 4
+//	WebP output (libwebp, WebAssembly/cwebp)  11 per pixel of the largest WebP, ×1.25 for a second one
 //	HEIC (libheif+libde265 in WebAssembly)    18: the module's linear memory holds the stream, the
-//	                                          decoded planes and a copy; it grows by doubling
+//	                                          decoded planes and a copy; it grows by doubling;
+//	                                          24 above 8 bits; both plus 32 MB (the memory's floor)
 //	AVIF output (libaom encoder, WebAssembly) 140 per pixel of the largest AVIF variant (2048×1536:
 //	                                          +430 MB, 3.2 s); encodes run one at a time
-//	AVIF (libavif+libaom in WebAssembly)      64 at 8 bits, 100 above:
+//	AVIF (libavif+libaom in WebAssembly)      56 at 8 bits, 100 above:
 //	                                          libaom's frame buffers are 16-bit with borders, then an
 //	                                          RGBA copy, in a linear memory that grows by doubling
+//
+// A job's estimate is its worst phase (decoding; making the first frame;
+// resizing and encoding), not their sum: buffers of one phase are garbage
+// in the next, and the worker's soft memory limit makes the collector take
+// them before the process grows.
 //
 // After decoding, the pipeline converts to 8-bit RGBA (4 bytes a pixel,
 // skipped for a JPEG or WebP that is resampled from its YCbCr planes and for
@@ -42,11 +48,14 @@ import (
 const (
 	costProgressive = 2  // bytes per coefficient sample (block16)
 	costHEIC        = 18 // per pixel, WebAssembly libheif
-	costAVIF8       = 64
+	costHEICDeep    = 24 // above 8 bits: libheif decodes to 16-bit planes, then to 8
+	costAVIF8       = 56
 	costAVIFDeep    = 100
 	costAVIFEncode  = 140 // per output pixel: libaom's encoder in WebAssembly, one encode at a time
 	costRGBA        = 4
-	costFixed       = 48 << 20 // encoders (the WebAssembly WebP encoder), buffers, outputs
+	costWebPEncode  = 11       // per pixel of the WebP being encoded (WebAssembly libwebp: 2048×1536, 34 MB)
+	costWasmFloor   = 32 << 20 // see Estimate
+	costFixed       = 40 << 20 // the JPEG and PNG encoders, buffers, the outputs
 	costInputCopies = 2        // the file itself, and the original copied to S3 from it
 )
 
@@ -140,6 +149,9 @@ func Estimate(data []byte, p upload.Profile, opt Options) (MemoryEstimate, error
 	case TypeHEIC, TypeHEIF, TypeAVIF:
 		info, _ := parseHEIF(data)
 		decoded = costHEIC
+		if info.depth > 8 {
+			decoded = costHEICDeep
+		}
 		if info.codec == "av01" || info.tileCodec == "av01" {
 			decoded = costAVIF8
 			if info.depth > 8 {
@@ -157,29 +169,61 @@ func Estimate(data []byte, p upload.Profile, opt Options) (MemoryEstimate, error
 		frame = topPixels * costRGBA
 	}
 	newFrame := convert || planes
-	total := int64(len(data))*costInputCopies + costFixed + fullExtra + int64(decoded*float64(scaled))
-	if newFrame {
-		total += frame
+	dec := int64(decoded * float64(scaled))
+	if ct == TypeHEIC || ct == TypeHEIF || ct == TypeAVIF {
+		// A WebAssembly memory starts at a size of its own and grows by
+		// doubling, copying: small images cost more per pixel (a 1.7 MP
+		// HEIC job measured 84 MB, 18 bytes a pixel alone says 31).
+		dec += costWasmFloor
 	}
-	if o != 1 {
-		total += frame // orient makes a turned copy
-	}
-	total += frame / 3 // the halving cascade below the first frame
 	// The separable resampler's intermediate: the target width by the
-	// height of the frame it reads (at most the decoded height).
+	// height of the frame it reads: the decoded height when it reads YCbCr
+	// planes, else at most twice the target's (the cascade halves first).
 	sh := (h + 1<<shift - 1) >> shift
 	if o >= 5 {
 		sh = (w + 1<<shift - 1) >> shift
 	}
-	total += int64(top.outW) * sh * costRGBA
-	var avifPixels int64
+	if !planes {
+		sh = min(sh, 2*int64(top.outH)+1)
+	}
+	inter := int64(top.outW) * sh * costRGBA
+	// Encoders: the largest WebP (WebAssembly libwebp, or a cwebp process
+	// beside the worker: either way the dyno's memory) and one at a
+	// quarter of its size at once, and the one AVIF encode at a time.
+	var webpPixels, avifPixels int64
 	for _, spec := range p.Variants {
+		g := planGeometry(spec, ow, oh)
+		if slices.Contains(spec.Formats, upload.FormatWebP) {
+			webpPixels = max(webpPixels, int64(g.outW)*int64(g.outH))
+		}
 		if slices.Contains(spec.Formats, upload.FormatAVIF) {
-			g := planGeometry(spec, ow, oh)
 			avifPixels = max(avifPixels, int64(g.outW)*int64(g.outH))
 		}
 	}
-	total += avifPixels * costAVIFEncode
+	encoders := webpPixels*costWebPEncode*5/4 + avifPixels*costAVIFEncode
+
+	// The job's peak is that of its worst phase. Decoding holds the
+	// decoder's buffers; making the first frame holds the decoded image,
+	// the frame and the resampler's intermediate; encoding holds the first
+	// frame (the decoded buffer itself when the frame is a view of it), a
+	// turned copy, the smaller sizes and the encoders.
+	keep := frame
+	if !newFrame {
+		keep = max(dec, frame)
+	}
+	turned := int64(0)
+	if o != 1 {
+		turned = frame
+	}
+	phases := []int64{
+		fullExtra + dec,
+		dec + frame + inter,
+		keep + turned + frame/3 + inter + encoders,
+	}
+	// A tenth on top for what the phases leave out (reader buffers,
+	// allocator rounding): without it the 7000×7000 progressive JPEG and a
+	// 10-bit 12 MP HEIC ran 1-2% over their phase.
+	total := int64(len(data))*costInputCopies + costFixed + slices.Max(phases)*11/10
 	return MemoryEstimate{Bytes: total, What: what}, nil
 }
 
