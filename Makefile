@@ -1,9 +1,11 @@
 # The two commands a newcomer needs: `make dev` and `make test`.
 GO ?= go
 TESTFLAGS ?= -count=1 -timeout 20m
+# The race detector is on for `make test`; RACE= turns it off.
+RACE ?= -race
 FUZZTIME ?= 15s
 
-.PHONY: dev test test-go test-wasm test-fuzz test-faults deps services build bench vet
+.PHONY: dev test test-go test-wasm test-fuzz test-faults deps services build bench vet lint staticcheck tidy
 
 ## dev: run web + worker on embedded S3, Redis and SQLite; prints the URL to open
 dev:
@@ -21,14 +23,25 @@ deps:
 services:
 	@bash scripts/ensure-services.sh
 
-## test: the whole suite on real Redis, Postgres, SQLite and the S3 gateway
-test: deps services vet test-go test-wasm test-fuzz
+## test: lint, then the whole suite (race detector on) on real Redis,
+## Postgres, SQLite and the S3 gateway, then a short fuzz
+test: deps services lint test-go test-wasm test-fuzz
+
+## lint: go vet, staticcheck (the version pinned by go.mod's tool directive)
+## and a go.mod that `go mod tidy` would leave as it is
+lint: vet staticcheck tidy
 
 vet:
 	$(GO) vet ./...
 
+staticcheck:
+	$(GO) tool staticcheck ./...
+
+tidy:
+	$(GO) mod tidy -diff
+
 test-go:
-	$(GO) test $(TESTFLAGS) ./...
+	$(GO) test $(RACE) $(TESTFLAGS) ./...
 
 ## test-wasm: the HEIC/AVIF decoders as production runs them (WebAssembly). Where a system
 ## libheif.so exists, as with libvips installed, they would load it instead; -tags nodynamic
@@ -40,9 +53,11 @@ test-wasm:
 test-faults: deps services
 	UPLOADER_FAULTS=1 $(GO) test $(TESTFLAGS) -run 'Load|Fault' ./cmd/uploader/
 
-## test-fuzz: a short run of the image fuzzer (set FUZZTIME for longer)
+## test-fuzz: a short run of the image fuzzer and of the forked JPEG
+## decoder's (set FUZZTIME for longer)
 test-fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzProcess -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./internal/imageproc/
+	$(GO) test -run='^$$' -fuzz='^FuzzProcess$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./internal/imageproc/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./internal/imageproc/internal/jpegscale/
 
 ## bench: the image job next to libvips, the service next to hello-world
 ## net/http (ratios from one run), then the Go benchmarks of each stage

@@ -8,10 +8,8 @@ need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have foreman       || need+=(ruby-foreman)
 have jpegtran      || need+=(libjpeg-turbo-progs)
-have jpegoptim     || need+=(jpegoptim)
 have optipng       || need+=(optipng)
 have pngquant      || need+=(pngquant)
-have gifsicle      || need+=(gifsicle)
 have cwebp         || need+=(webp)
 have redis-server  || need+=(redis-server)
 have psql          || need+=(postgresql-client)
@@ -24,6 +22,10 @@ have chromium      || need+=(chromium)
 have advpng        || need+=(advancecomp)
 have zopflipng     || need+=(zopfli)
 have wrk           || need+=(wrk)
+have convert       || need+=(imagemagick)
+# ICC profiles the colour-management tests convert real photos with.
+[ -f /usr/share/color/icc/compatibleWithAdobeRGB1998.icc ] || need+=(icc-profiles-free)
+[ -f /usr/share/color/icc/colord/ProPhotoRGB.icc ] || need+=(colord-data)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -40,7 +40,7 @@ func lockRedis(ctx context.Context, addr string) (*sharedRedis, error) {
 		ok, err := c.SetNX(ctx, testenv.RedisLockKey, token, 15*time.Minute).Result()
 		if err != nil {
 			c.Close()
-			return nil, fmt.Errorf("Redis at %s: %w", addr, err)
+			return nil, fmt.Errorf("servicebench: Redis at %s: %w", addr, err)
 		}
 		if !ok {
 			c.Close()
@@ -49,7 +49,7 @@ func lockRedis(ctx context.Context, addr string) (*sharedRedis, error) {
 		r := &sharedRedis{addr: addr, db: db, token: token, client: c}
 		return r, r.flush(ctx)
 	}
-	return nil, fmt.Errorf("Redis at %s: databases 1 to 15 are all held by tests", addr)
+	return nil, fmt.Errorf("servicebench: Redis at %s: databases 1 to 15 are all held by tests", addr)
 }
 
 func (r *sharedRedis) url() string { return fmt.Sprintf("redis://%s/%d", r.addr, r.db) }
@@ -158,7 +158,7 @@ func createSchema(ctx context.Context, base, prefix string) (*pgSchema, error) {
 	defer db.Close()
 	s := &pgSchema{base: base, name: prefix + randomHex(6)}
 	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+s.name); err != nil {
-		return nil, fmt.Errorf("Postgres: create schema: %w", err)
+		return nil, fmt.Errorf("servicebench: Postgres: create schema: %w", err)
 	}
 	return s, nil
 }

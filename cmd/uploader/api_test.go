@@ -196,6 +196,7 @@ func TestAPI(t *testing.T) {
 		if s.Status != "failed" || s.Error == nil || !strings.Contains(s.Error.Message, "HTML") || len(s.Variants) != 0 {
 			t.Errorf("status %s error %+v variants %d; want failed naming HTML, no variants", s.Status, s.Error, len(s.Variants))
 		}
+		a.refusesRetry(t, s)
 	})
 
 	t.Run("truncated image", func(t *testing.T) {
@@ -207,6 +208,7 @@ func TestAPI(t *testing.T) {
 		if s.Status != "failed" || s.Error == nil || s.Error.Message == "" {
 			t.Errorf("status %s error %+v; want failed with a reason", s.Status, s.Error)
 		}
+		a.refusesRetry(t, s)
 	})
 
 	t.Run("list and delete", func(t *testing.T) {
@@ -333,6 +335,26 @@ func TestConfigErrors(t *testing.T) {
 		err := run(context.Background(), []string{c.cmd}, func(k string) string { return env[k] }, &out, &errw)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s %v: error %v, want one naming %q", c.cmd, c.env, err, c.want)
+		}
+	}
+}
+
+// refusesRetry checks that complete does not re-open a final failure: it
+// answers 409 with the reason, and the upload stays failed as it was
+// instead of going back to processing.
+func (a *app) refusesRetry(t *testing.T, failed status) {
+	t.Helper()
+	if failed.Status != "failed" || failed.Error == nil {
+		return // already reported
+	}
+	for range 2 {
+		var e apiError
+		st := a.do(t, "POST", "/api/uploads/"+failed.ID+"/complete", nil, &e)
+		if st != http.StatusConflict || e.Error.Code != "conflict" || !strings.Contains(e.Error.Message, failed.Error.Message) {
+			t.Errorf("complete after a final failure: %d %+v; want 409 conflict repeating %q", st, e, failed.Error.Message)
+		}
+		if now := a.status(t, failed.ID); now.Status != "failed" || now.Error == nil || now.Error.Message != failed.Error.Message {
+			t.Errorf("after complete the upload is %s (%+v); want still failed with %q", now.Status, now.Error, failed.Error.Message)
 		}
 	}
 }

@@ -31,6 +31,7 @@ type app struct {
 	base  string
 	token string
 	http  *http.Client
+	log   *syncBuffer // what the app wrote to stderr
 }
 
 // startApp runs `uploader dev` with env on top of embedded defaults and
@@ -85,7 +86,7 @@ func startApp(t *testing.T, env map[string]string) *app {
 	}
 	t.Cleanup(stop)
 	jar, _ := cookiejar.New(nil)
-	a := &app{base: "http://localhost:" + vars["PORT"], stop: stop, http: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+	a := &app{base: "http://localhost:" + vars["PORT"], stop: stop, http: &http.Client{Jar: jar, Timeout: 30 * time.Second}, log: &stderr}
 	if toks := vars["API_TOKENS"]; toks != "" {
 		a.token = strings.Split(toks, ",")[0]
 	}

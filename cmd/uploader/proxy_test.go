@@ -23,14 +23,15 @@ import (
 type fault int
 
 const (
-	faultPass  fault = iota // forward untouched
-	faultReset              // close at once with a TCP RST
-	faultStall              // accept, read, never answer (until released or closed)
-	fault500                // answer an S3-style 500 InternalError (HTTP only)
+	faultPass   fault = iota // forward untouched
+	faultReset               // close at once with a TCP RST
+	faultStall               // accept, read, never answer (until released or closed)
+	fault500                 // answer an S3-style 500 InternalError (HTTP only)
+	faultDenied              // answer an S3-style 403 AccessDenied (HTTP only)
 )
 
 func (f fault) String() string {
-	return [...]string{"pass", "reset", "stall", "500"}[f]
+	return [...]string{"pass", "reset", "stall", "500", "denied"}[f]
 }
 
 // faultProxy forwards 127.0.0.1:port to target. In TCP mode every new
@@ -303,6 +304,16 @@ func (p *faultProxy) serveHTTP(c net.Conn) {
 		case faultStall:
 			p.faulted.Add(1)
 			p.stallConn(c, release)
+			return
+		case faultDenied:
+			p.faulted.Add(1)
+			io.Copy(io.Discard, io.LimitReader(req.Body, 64<<20))
+			body := "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied (injected by the test's fault proxy)</Message></Error>"
+			head := "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
+			if req.Method == http.MethodHead {
+				body = "" // a HEAD answer has no body; S3 then says only 403
+			}
+			io.WriteString(c, head+body)
 			return
 		case fault500:
 			p.faulted.Add(1)

@@ -49,6 +49,7 @@ type parts struct {
 	objects  *s3store.Store
 	redis    asynq.RedisConnOpt
 	enqueue  *jobs.Enqueuer // one Redis client for queuing, shared by web and worker in dev
+	status   *jobs.StatusFeed
 	profiles upload.Profiles
 }
 
@@ -81,7 +82,7 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, cl *clo
 	cl.add(func() { db.Close() })
 	objects, err := s3store.New(ctx, s3store.Config{
 		Bucket: cfg.S3Bucket, Region: cfg.S3Region, Endpoint: cfg.S3Endpoint,
-		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, SessionToken: cfg.S3SessionToken,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("S3: %w", err)
@@ -92,8 +93,10 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, cl *clo
 	}
 	enq := jobs.NewEnqueuer(redis)
 	cl.add(func() { enq.Close() })
+	status := jobs.NewStatusFeed(redis, log)
+	cl.add(func() { status.Close() })
 	log.Info("connected", "database", db.Dialect(), "bucket", objects.Bucket(), "s3_endpoint", or(cfg.S3Endpoint, "AWS"))
-	return &parts{db: db, objects: objects, redis: redis, enqueue: enq, profiles: profiles}, nil
+	return &parts{db: db, objects: objects, redis: redis, enqueue: enq, status: status, profiles: profiles}, nil
 }
 
 func runMigrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
@@ -169,6 +172,11 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	if cfg.AppURL == "" {
 		cfg.AppURL = "http://localhost:" + strconv.Itoa(cfg.Port)
 	}
+	if cfg.BindAddr == "" {
+		// A developer's machine: nobody else on the network needs to reach
+		// the open (token-less) app or its admin surface.
+		cfg.BindAddr = "127.0.0.1"
+	}
 	if cfg.S3Endpoint == "" && cfg.S3Bucket == "" {
 		s3, err := devstack.StartS3(filepath.Join(cfg.DataDir, "s3"), cfg.DevS3Addr)
 		if err != nil {
@@ -176,9 +184,11 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 		}
 		cl.add(s3.Stop)
 		cfg.S3Endpoint, cfg.S3Bucket, cfg.S3Region = s3.Endpoint, "uploads", s3.Region
-		cfg.S3AccessKey, cfg.S3SecretKey = s3.AccessKey, s3.SecretKey
+		cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3SessionToken = s3.AccessKey, s3.SecretKey, ""
+		// The secret stays out of the log (logs travel further than the
+		// machine); the README says where to find it.
 		log.Info("embedded S3 gateway (versitygw)", "endpoint", s3.Endpoint, "bucket", cfg.S3Bucket,
-			"access_key", s3.AccessKey, "secret_key", s3.SecretKey, "dir", filepath.Join(cfg.DataDir, "s3"))
+			"access_key", s3.AccessKey, "dir", filepath.Join(cfg.DataDir, "s3"))
 	}
 	if cfg.RedisURL == "" {
 		m, err := devstack.StartRedis("127.0.0.1:0")
@@ -272,6 +282,7 @@ func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Lo
 	}
 	invalidator, err := cdn.NewInvalidator(ctx, cdn.InvalidatorConfig{
 		DistributionID: cfg.CloudFrontDistributionID, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		SessionToken: cfg.S3SessionToken,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("CLOUDFRONT_DISTRIBUTION_ID: %w", err)
@@ -288,17 +299,20 @@ func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Lo
 			s3Origin = u.Scheme + "://" + u.Host
 		}
 	}
+	go p.status.Run(ctx) // wakes event streams when the worker changes a row
 	return web.New(web.Deps{
 		Config: web.Config{
 			AppURL: cfg.AppURL, APITokens: cfg.APITokens, AllowAnonymous: cfg.AllowAnonymous,
 			SessionSecret: []byte(cfg.SessionSecret), SecureCookies: strings.HasPrefix(cfg.AppURL, "https://"),
 			UploadExpires: cfg.UploadExpires, S3Origin: s3Origin, ServeCDN: serveCDN,
 			PresignPerMinute: cfg.PresignPerMinute, PresignPerMinuteIP: cfg.PresignPerMinuteIP,
+			TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout,
+			StreamsPerOwner: cfg.StreamsPerOwner, StreamsPerIP: cfg.StreamsPerIP,
 			AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword,
 		},
-		Store: p.db, Objects: p.objects, Jobs: p.enqueue, Profiles: p.profiles, CDN: urls, CDNCache: invalidator,
+		Store: jobs.Notifying(p.db, p.status), Objects: p.objects, Jobs: p.enqueue, Profiles: p.profiles, CDN: urls, CDNCache: invalidator,
 		Health: map[string]web.Pinger{"database": p.db, "s3": p.objects, "redis": p.enqueue},
-		Logger: log, Admin: admin,
+		Logger: log, Admin: admin, Status: p.status,
 	})
 }
 
@@ -313,14 +327,16 @@ func startWorker(ctx context.Context, cfg config.Config, p *parts, log *slog.Log
 	// hard limit is reached.
 	debug.SetMemoryLimit(int64(cfg.WorkerMemoryMB) << 20)
 
-	rec := &jobs.Reconciler{Store: p.db, Objects: p.objects, Enqueuer: p.enqueue, Profiles: p.profiles, Logger: log}
+	// Every status change the worker makes is published, for the streams.
+	store := jobs.Notifying(p.db, p.status)
+	rec := &jobs.Reconciler{Store: store, Objects: p.objects, Enqueuer: p.enqueue, Profiles: p.profiles, Logger: log}
 
 	srv := jobs.NewServer(p.redis, jobs.ServerConfig{
 		Concurrency: concurrency, Profiles: p.profiles, Logger: log, PollInterval: cfg.WorkerPollInterval,
 	})
 	mux := asynq.NewServeMux()
 	mux.Handle(jobs.TypeProcess, &jobs.ProcessHandler{
-		Store: p.db, Objects: p.objects, Profiles: p.profiles,
+		Store: store, Objects: p.objects, Profiles: p.profiles,
 		Optimizer: imageproc.NewOptimizer(cfg.OptimizeTimeout), Memory: memory, Logger: log,
 	})
 	mux.Handle(jobs.TypeReconcile, rec)
@@ -348,9 +364,9 @@ func startWorker(ctx context.Context, cfg config.Config, p *parts, log *slog.Log
 
 // serveHTTP serves until ctx ends, then drains requests for up to 20 s.
 func serveHTTP(ctx context.Context, cfg config.Config, h *web.Server, log *slog.Logger, stdout io.Writer) error {
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Port)))
 	if err != nil {
-		return fmt.Errorf("PORT=%d: %w", cfg.Port, err)
+		return fmt.Errorf("BIND_ADDR=%q PORT=%d: %w", cfg.BindAddr, cfg.Port, err)
 	}
 	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	srv.RegisterOnShutdown(h.Closing)

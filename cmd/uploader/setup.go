@@ -64,7 +64,7 @@ func runSetup(ctx context.Context, cfg config.Config, log *slog.Logger, stdout i
 	}
 	store, err := s3store.New(ctx, s3store.Config{
 		Bucket: cfg.S3Bucket, Region: cfg.S3Region, Endpoint: cfg.S3Endpoint,
-		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, SessionToken: cfg.S3SessionToken,
 	})
 	if err != nil {
 		return fmt.Errorf("S3: %w", err)

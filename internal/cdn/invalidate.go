@@ -39,6 +39,7 @@ type InvalidatorConfig struct {
 	// local stand-in. Empty in production.
 	Endpoint             string
 	AccessKey, SecretKey string // both empty = the SDK's default credential chain
+	SessionToken         string // goes with temporary AccessKey/SecretKey
 }
 
 // CloudFront creates invalidations on one distribution.
@@ -66,7 +67,7 @@ func NewInvalidator(ctx context.Context, cfg InvalidatorConfig) (Invalidator, er
 	opts := []func(*config.LoadOptions) error{config.WithRegion("us-east-1")}
 	if cfg.AccessKey != "" {
 		opts = append(opts, config.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")))
+			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)))
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {

@@ -27,6 +27,7 @@ type cloudFrontStandIn struct {
 
 type invalidationRequest struct {
 	Method, Path, Authorization string
+	SessionToken                string // X-Amz-Security-Token
 	Batch                       struct {
 		CallerReference string   `xml:"CallerReference"`
 		Quantity        int      `xml:"Paths>Quantity"`
@@ -39,7 +40,8 @@ func newCloudFrontStandIn(t *testing.T) *cloudFrontStandIn {
 	s := &cloudFrontStandIn{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		req := invalidationRequest{Method: r.Method, Path: r.URL.Path, Authorization: r.Header.Get("Authorization")}
+		req := invalidationRequest{Method: r.Method, Path: r.URL.Path, Authorization: r.Header.Get("Authorization"),
+			SessionToken: r.Header.Get("X-Amz-Security-Token")}
 		if err := xml.Unmarshal(body, &req.Batch); err != nil {
 			t.Errorf("stand-in: body is not an InvalidationBatch: %v\n%s", err, body)
 		}
@@ -132,5 +134,26 @@ func TestNoDistributionNoInvalidation(t *testing.T) {
 	}
 	if err := inv.Invalidate(context.Background(), []string{"/variants/x/*"}); err != nil {
 		t.Errorf("NoInvalidation.Invalidate: %v", err)
+	}
+}
+
+// TestInvalidateWithSessionToken: temporary keys sign with their session
+// token, or CloudFront refuses them.
+func TestInvalidateWithSessionToken(t *testing.T) {
+	ctx := context.Background()
+	standIn := newCloudFrontStandIn(t)
+	inv, err := cdn.NewInvalidator(ctx, cdn.InvalidatorConfig{
+		DistributionID: "EDFDVBD6EXAMPLE", Endpoint: standIn.URL,
+		AccessKey: "ASIATEMPORARY", SecretKey: "secret", SessionToken: "session-token",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inv.Invalidate(ctx, []string{"/variants/x/*"}); err != nil {
+		t.Fatal(err)
+	}
+	reqs := standIn.taken()
+	if len(reqs) != 1 || reqs[0].SessionToken != "session-token" || !strings.Contains(reqs[0].Authorization, "ASIATEMPORARY/") {
+		t.Errorf("CloudFront saw %+v; want one request signed by ASIATEMPORARY with the session token", reqs)
 	}
 }

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -20,6 +21,13 @@ type Config struct {
 	AppURL  string // APP_URL: the public origin of the web app
 	DataDir string // DATA_DIR: where `uploader dev` keeps its embedded S3 and SQLite
 
+	// BindAddr (BIND_ADDR) is the interface the HTTP server listens on:
+	// empty = all of them, except under `uploader dev`, which uses 127.0.0.1.
+	BindAddr string
+	// BodyTimeout (HTTP_BODY_TIMEOUT) bounds the time a client may take to
+	// send a request body.
+	BodyTimeout time.Duration
+
 	DatabaseURL string // DATABASE_URL: postgres://… or sqlite:PATH
 	RedisURL    string // REDIS_URL: redis:// or rediss://
 	// RedisInsecureSkipVerify accepts Heroku Redis's self-signed certificate
@@ -31,7 +39,11 @@ type Config struct {
 	S3Endpoint  string // S3_ENDPOINT: a non-AWS endpoint; empty for AWS
 	S3AccessKey string // AWS_ACCESS_KEY_ID
 	S3SecretKey string // AWS_SECRET_ACCESS_KEY
-	DevS3Addr   string // DEV_S3_ADDR: where `uploader dev` serves its embedded S3
+	// S3SessionToken (AWS_SESSION_TOKEN) goes with temporary keys (SSO,
+	// an assumed role); with no keys the SDK's default chain finds
+	// credentials itself (ECS task role, EC2 instance profile, ~/.aws).
+	S3SessionToken string
+	DevS3Addr      string // DEV_S3_ADDR: where `uploader dev` serves its embedded S3
 
 	CDNBaseURL string // CDN_BASE_URL: where variants/ is served; empty in dev = the app's /cdn
 
@@ -48,6 +60,13 @@ type Config struct {
 
 	PresignPerMinute   int // PRESIGN_PER_MINUTE: presigns per owner per minute
 	PresignPerMinuteIP int // PRESIGN_PER_MINUTE_IP: presigns per client IP per minute
+	// TrustedProxies (TRUSTED_PROXIES) lists the proxies whose
+	// X-Forwarded-For is believed: CIDRs, addresses, or "heroku" (the peer
+	// is Heroku's router; the hop it appends is the client). Empty: none.
+	TrustedProxies string
+
+	StreamsPerOwner int // EVENT_STREAMS_PER_OWNER: open status streams per owner
+	StreamsPerIP    int // EVENT_STREAMS_PER_IP: open status streams per client IP
 
 	AdminUser     string // ADMIN_USER: guards /admin/queues (asynqmon)
 	AdminPassword string // ADMIN_PASSWORD
@@ -77,8 +96,10 @@ func Load(getenv func(string) string) (Config, error) {
 		S3Endpoint:  strings.TrimRight(getenv("S3_ENDPOINT"), "/"),
 		S3AccessKey: getenv("AWS_ACCESS_KEY_ID"),
 		S3SecretKey: getenv("AWS_SECRET_ACCESS_KEY"),
-		DevS3Addr:   or(getenv("DEV_S3_ADDR"), "127.0.0.1:9000"),
-		CDNBaseURL:  strings.TrimRight(getenv("CDN_BASE_URL"), "/"),
+
+		S3SessionToken: getenv("AWS_SESSION_TOKEN"),
+		DevS3Addr:      or(getenv("DEV_S3_ADDR"), "127.0.0.1:9000"),
+		CDNBaseURL:     strings.TrimRight(getenv("CDN_BASE_URL"), "/"),
 
 		CloudFrontDistributionID:  getenv("CLOUDFRONT_DISTRIBUTION_ID"),
 		CloudFrontDistributionARN: getenv("CLOUDFRONT_DISTRIBUTION_ARN"),
@@ -89,11 +110,14 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:                  or(getenv("LOG_LEVEL"), "info"),
 		AdminUser:                 getenv("ADMIN_USER"),
 		AdminPassword:             getenv("ADMIN_PASSWORD"),
+		TrustedProxies:            strings.TrimSpace(getenv("TRUSTED_PROXIES")),
+		BindAddr:                  strings.Trim(strings.TrimSpace(getenv("BIND_ADDR")), "[]"),
 		AllowAnonymous:            false,
 	}
 	var errs []error
 	c.Port = intVar(getenv, "PORT", 8080, &errs)
 	c.RedisInsecureSkipVerify = boolVar(getenv, "REDIS_TLS_INSECURE_SKIP_VERIFY", false, &errs)
+	c.BodyTimeout = durationVar(getenv, "HTTP_BODY_TIMEOUT", 10*time.Second, &errs)
 	c.UploadExpires = durationVar(getenv, "UPLOAD_EXPIRES", 10*time.Minute, &errs)
 	c.CloudFrontURLExpires = durationVar(getenv, "CLOUDFRONT_URL_EXPIRES", time.Hour, &errs)
 	// The ID is the ARN's last part; one variable is enough.
@@ -105,6 +129,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.MaxPixels = int64(intVar(getenv, "MAX_PIXELS", 50_000_000, &errs))
 	c.PresignPerMinute = intVar(getenv, "PRESIGN_PER_MINUTE", 120, &errs)
 	c.PresignPerMinuteIP = intVar(getenv, "PRESIGN_PER_MINUTE_IP", 600, &errs)
+	c.StreamsPerOwner = intVar(getenv, "EVENT_STREAMS_PER_OWNER", 8, &errs)
+	c.StreamsPerIP = intVar(getenv, "EVENT_STREAMS_PER_IP", 32, &errs)
 	c.WorkerConcurrency = intVar(getenv, "WORKER_CONCURRENCY", 2, &errs)
 	c.WorkerMemoryMB = intVar(getenv, "WORKER_MEMORY_MB", 1024, &errs)
 	c.OptimizeTimeout = durationVar(getenv, "OPTIMIZE_TIMEOUT", 20*time.Second, &errs)
@@ -134,6 +160,14 @@ func (c Config) Validate() error {
 	if c.Port <= 0 || c.Port > 65535 {
 		add("PORT=%d: use a TCP port between 1 and 65535, e.g. 8080", c.Port)
 	}
+	if c.BindAddr != "" && c.BindAddr != "localhost" {
+		if _, err := netip.ParseAddr(c.BindAddr); err != nil {
+			add("BIND_ADDR=%q: use an IP address to listen on, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)", c.BindAddr)
+		}
+	}
+	if c.BodyTimeout < time.Second || c.BodyTimeout > 10*time.Minute {
+		add("HTTP_BODY_TIMEOUT=%s: use a duration between 1s and 10m (default 10s)", c.BodyTimeout)
+	}
 	if c.AppURL != "" {
 		if u, err := url.Parse(c.AppURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("APP_URL=%q: use the app's public origin, e.g. https://uploads.example.com", c.AppURL)
@@ -148,6 +182,11 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(c.S3Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("S3_ENDPOINT=%q: use a URL such as http://127.0.0.1:9000, or leave it empty for AWS", c.S3Endpoint)
 		}
+	}
+	if (c.S3AccessKey == "") != (c.S3SecretKey == "") {
+		add("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: set both, or neither to use the SDK's default credential chain (instance or task role, ~/.aws, SSO)")
+	} else if c.S3SessionToken != "" && c.S3AccessKey == "" {
+		add("AWS_SESSION_TOKEN: set it with the temporary AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY it belongs to, or unset all three to use the default credential chain")
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "file:") {
 		add("DATABASE_URL: use postgres://user:pass@host:5432/db or sqlite:PATH")
@@ -188,6 +227,22 @@ func (c Config) Validate() error {
 	}
 	if c.PresignPerMinuteIP < 1 {
 		add("PRESIGN_PER_MINUTE_IP=%d: use at least 1 (default 600)", c.PresignPerMinuteIP)
+	}
+	if c.StreamsPerOwner < 1 || c.StreamsPerOwner > 10_000 {
+		add("EVENT_STREAMS_PER_OWNER=%d: use 1..10000 (default 8)", c.StreamsPerOwner)
+	}
+	if c.StreamsPerIP < 1 || c.StreamsPerIP > 100_000 {
+		add("EVENT_STREAMS_PER_IP=%d: use 1..100000 (default 32)", c.StreamsPerIP)
+	}
+	for _, f := range strings.Split(c.TrustedProxies, ",") {
+		if f = strings.TrimSpace(f); f == "" || strings.EqualFold(f, "heroku") {
+			continue
+		}
+		if _, err := netip.ParsePrefix(f); err != nil {
+			if _, err := netip.ParseAddr(f); err != nil {
+				add("TRUSTED_PROXIES: %q is not an address or CIDR; use e.g. 10.0.0.0/8,192.0.2.7, or heroku on Heroku", f)
+			}
+		}
 	}
 	if (c.AdminUser == "") != (c.AdminPassword == "") {
 		add("ADMIN_USER and ADMIN_PASSWORD: set both to mount /admin/queues, or neither")

@@ -46,6 +46,8 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"APP_ENV": "development", "REDIS_URL": "localhost:6379"}, []string{"REDIS_URL"}},
 		{map[string]string{"APP_ENV": "development", "LOG_LEVEL": "loud"}, []string{"LOG_LEVEL"}},
 		{map[string]string{"APP_ENV": "staging"}, []string{"APP_ENV"}},
+		{map[string]string{"APP_ENV": "development", "AWS_SESSION_TOKEN": "tok"}, []string{"AWS_SESSION_TOKEN"}},
+		{map[string]string{"APP_ENV": "development", "AWS_ACCESS_KEY_ID": "ASIA"}, []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}},
 		// Production needs its services and an explicit access decision.
 		{map[string]string{"API_TOKENS": "x"}, []string{"DATABASE_URL", "REDIS_URL", "S3_BUCKET", "APP_URL"}},
 		{map[string]string{"DATABASE_URL": "postgres://h/db", "REDIS_URL": "redis://h", "S3_BUCKET": "b", "APP_URL": "https://a.example", "ALLOW_ANONYMOUS": "false"}, []string{"API_TOKENS"}},
@@ -78,5 +80,21 @@ func TestProductionValid(t *testing.T) {
 	}
 	if err := c.Validate(); err != nil {
 		t.Errorf("valid production config refused: %v", err)
+	}
+}
+
+// TestSessionToken: temporary keys come with AWS_SESSION_TOKEN, which must
+// reach the S3 and CloudFront clients along with the keys.
+func TestSessionToken(t *testing.T) {
+	c, err := Load(env(map[string]string{"APP_ENV": "development",
+		"AWS_ACCESS_KEY_ID": "ASIAX", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "tok"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.S3AccessKey != "ASIAX" || c.S3SecretKey != "s" || c.S3SessionToken != "tok" {
+		t.Errorf("keys %q %q token %q", c.S3AccessKey, c.S3SecretKey, c.S3SessionToken)
 	}
 }

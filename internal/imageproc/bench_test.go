@@ -154,26 +154,6 @@ func BenchmarkEncode(b *testing.B) {
 	}
 }
 
-// BenchmarkOptimizeJPEG is the optimizer stage on a 2048-pixel JPEG, which
-// production runs after every JPEG encode: jpegtran plus the pixel check.
-func BenchmarkOptimizeJPEG(b *testing.B) {
-	o := NewOptimizer(30 * time.Second)
-	if _, ok := o.paths["jpegtran"]; !ok {
-		b.Skip("no jpegtran on PATH")
-	}
-	m := imaging.Resize(photo(4000, 3000, 42), 2048, 1536, imaging.CatmullRom)
-	data, err := encode(m, TypeJPEG, 82, false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := o.Optimize(context.Background(), TypeJPEG, data, false); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // BenchmarkProcessPhoto12MPWithAVIF is the built-in photo job with "avif"
 // added to every variant: next to BenchmarkProcessPhoto12MP it gives the
 // cost of AVIF output (README, "AVIF output").

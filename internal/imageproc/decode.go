@@ -145,6 +145,9 @@ func decodeConfig(ct string, data []byte) (cfg image.Config, err error) {
 	r := bytes.NewReader(data)
 	switch ct {
 	case TypeJPEG:
+		if err := jpegCoding(data); err != nil {
+			return cfg, err
+		}
 		cfg, err = jpeg.DecodeConfig(r)
 	case TypePNG:
 		cfg, err = png.DecodeConfig(r)
@@ -159,6 +162,9 @@ func decodeConfig(ct string, data []byte) (cfg image.Config, err error) {
 		return cfg, upload.Errorf(upload.EUNSUPPORTED, "This file is not an image we accept; %s", acceptedTypes)
 	}
 	if err != nil {
+		if ue := jpegUnsupported(err); ue != err {
+			return image.Config{}, ue
+		}
 		return image.Config{}, corrupt(ct, err)
 	}
 	return cfg, nil
@@ -199,6 +205,9 @@ func decode(ct string, data []byte, cfg image.Config, shift uint) (img image.Ima
 		return nil, upload.Errorf(upload.EUNSUPPORTED, "This file is not an image we accept; %s", acceptedTypes)
 	}
 	if err != nil {
+		if ue := jpegUnsupported(err); ue != err {
+			return nil, ue
+		}
 		return nil, corrupt(ct, err)
 	}
 	n := 1 << shift
@@ -206,7 +215,8 @@ func decode(ct string, data []byte, cfg image.Config, shift uint) (img image.Ima
 		return nil, upload.Errorf(upload.ECORRUPT, "The file is damaged or incomplete: the %s header says %d×%d pixels but the image is %d×%d.",
 			kindOf(ct), cfg.Width, cfg.Height, b.Dx(), b.Dy())
 	}
-	return img, nil
+	// Colour is converted before any resizing (DESIGN.md §8).
+	return toSRGB(img, colourOf(ct, data))
 }
 
 // shrinkOnLoadMargin is how much downscaling must be left for the

@@ -80,14 +80,6 @@ func encodePNG(t testing.TB, m image.Image) []byte {
 	return b.Bytes()
 }
 
-// tiffEntry is one IFD entry for exifTIFF; value holds the 4 value bytes
-// already in the byte order of the file, or an offset patched later.
-type tiffEntry struct {
-	tag, typ uint16
-	count    uint32
-	value    []byte // inline when len <= 4, else stored after the IFDs
-}
-
 // exifTIFF builds a TIFF structure with IFD0 holding orientation and, when
 // gps is set, a GPS IFD and an ASCII description carrying secret, so a test
 // can look for leaked metadata.

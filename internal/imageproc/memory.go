@@ -163,6 +163,10 @@ func Estimate(data []byte, p upload.Profile, opt Options) (MemoryEstimate, error
 	// size when it is resampled from YCbCr planes, else the decoded size.
 	// It is a new buffer unless the decoded image already is 8-bit RGBA
 	// (or was narrowed in place).
+	if convertsColour(ct, data) {
+		// Converted to sRGB as a full-size NRGBA copy (colour.go).
+		convert = true
+	}
 	planes := (ct == TypeJPEG || ct == TypeWebP && decoded == 1.5) && !convert
 	frame := scaled * costRGBA
 	if planes {

@@ -22,9 +22,12 @@ import (
 	"github.com/disintegration/imaging"
 )
 
-// optimizerTools are the programs NewOptimizer looks for, in the order
-// Tools reports them.
-var optimizerTools = []string{"jpegtran", "jpegoptim", "optipng", "advpng", "zopflipng", "gifsicle", "cwebp", "pngquant"}
+// optimizerTools are the programs NewOptimizer looks for: the PNG
+// optimizers, and cwebp, which encodes WebP. Process never hands the
+// optimizer a JPEG (the encoder already writes what jpegtran would), a GIF
+// (no output is one) or a lossless WebP (WebP outputs are lossy), so there
+// are no steps for those.
+var optimizerTools = []string{"optipng", "advpng", "zopflipng", "cwebp", "pngquant"}
 
 // Optimizer runs the lossless (and, when allowed, lossy) optimizers found on
 // PATH, like ImageOptim does, and keeps the smallest result that is still the
@@ -66,13 +69,14 @@ type step struct {
 	tool     string
 	args     func(in, out string) []string
 	inPlace  bool
-	stdout   bool // the tool writes the result to stdout
 	lossless bool // the result must decode to identical pixels
 	then     []step
 }
 
-func (o *Optimizer) steps(contentType string, data []byte, lossy bool) []step {
-	var ss []step
+func (o *Optimizer) steps(contentType string, lossy bool) []step {
+	if contentType != TypePNG {
+		return nil
+	}
 	pngLossless := []step{
 		{tool: "optipng", lossless: true, args: func(in, out string) []string {
 			return []string{"-quiet", "-o2", "-strip", "all", "-out", out, in}
@@ -84,52 +88,18 @@ func (o *Optimizer) steps(contentType string, data []byte, lossy bool) []step {
 			return []string{"-z", "-3", "-q", in}
 		}},
 	}
-	switch contentType {
-	case TypeJPEG:
-		// Both do the same lossless work (optimized Huffman tables,
-		// progressive scans) with the same library, so jpegoptim only
-		// stands in when jpegtran is missing.
-		if _, ok := o.paths["jpegtran"]; ok {
-			ss = []step{{tool: "jpegtran", lossless: true, args: func(in, out string) []string {
-				return []string{"-copy", "none", "-optimize", "-progressive", "-outfile", out, in}
-			}}}
-		} else {
-			ss = []step{{tool: "jpegoptim", lossless: true, stdout: true, args: func(in, _ string) []string {
-				return []string{"--quiet", "--strip-all", "--all-progressive", "--stdout", in}
-			}}}
-		}
-	case TypePNG:
-		ss = pngLossless
-		if lossy {
-			// pngquant exits 99 when it cannot reach the minimum quality;
-			// that is a skip, like any other failure.
-			ss = append(ss, step{tool: "pngquant", args: func(in, out string) []string {
-				return []string{"--quality=70-95", "--speed", "3", "--strip", "--force", "--output", out, in}
-			}, then: pngLossless})
-		}
-	case TypeGIF:
-		ss = []step{{tool: "gifsicle", lossless: true, args: func(in, out string) []string {
-			return []string{"-O3", "--no-comments", "--no-names", "-o", out, in}
-		}}}
-	case TypeWebP:
-		// Re-encoding lossy WebP loses quality a second time, so cwebp only
-		// recompresses lossless (VP8L) files, where it is exact.
-		if isLosslessWebP(data) {
-			ss = []step{{tool: "cwebp", lossless: true, args: func(in, out string) []string {
-				return []string{"-quiet", "-lossless", "-exact", "-z", "6", "-metadata", "none", in, "-o", out}
-			}}}
-		}
+	ss := pngLossless
+	if lossy {
+		// pngquant exits 99 when it cannot reach the minimum quality;
+		// that is a skip, like any other failure.
+		ss = append(ss, step{tool: "pngquant", args: func(in, out string) []string {
+			return []string{"--quality=70-95", "--speed", "3", "--strip", "--force", "--output", out, in}
+		}, then: pngLossless})
 	}
 	return ss
 }
 
-func isLosslessWebP(b []byte) bool {
-	// Simple lossless files have their VP8L chunk first; extended ones
-	// (VP8X) may too, after optional chunks.
-	return len(b) >= 16 && (string(b[12:16]) == "VP8L" || (string(b[12:16]) == "VP8X" && bytes.Contains(b[:min(len(b), 4096)], []byte("VP8L"))))
-}
-
-// Optimize runs the applicable tools and keeps the smallest output that
+// Optimize runs the PNG optimizers and keeps the smallest output that
 // still decodes to the same dimensions (and, for lossless steps, the same
 // pixels). lossy permits pngquant. A tool that is missing, fails, times out
 // or produces something unacceptable is skipped; the only error returned is
@@ -138,7 +108,7 @@ func (o *Optimizer) Optimize(ctx context.Context, contentType string, data []byt
 	if o == nil || len(o.paths) == 0 {
 		return data, nil
 	}
-	steps := o.steps(contentType, data, lossy)
+	steps := o.steps(contentType, lossy)
 	if len(steps) == 0 {
 		return data, nil
 	}
@@ -208,20 +178,13 @@ func (o *Optimizer) run(ctx context.Context, dir string, s step, contentType str
 	cmd := exec.CommandContext(tctx, path, s.args(inPath, outPath)...)
 	cmd.Dir = dir
 	cmd.WaitDelay = time.Second
-	var stdout bytes.Buffer
-	if s.stdout {
-		cmd.Stdout = &stdout
-	}
 	if err := cmd.Run(); err != nil {
 		return nil, false
 	}
 	var out []byte
-	switch {
-	case s.stdout:
-		out = stdout.Bytes()
-	case s.inPlace:
+	if s.inPlace {
 		out, err = os.ReadFile(inPath)
-	default:
+	} else {
 		out, err = os.ReadFile(outPath)
 	}
 	if err != nil || len(out) == 0 {
@@ -267,41 +230,12 @@ func sameImage(contentType string, ref image.Image, out []byte, lossless bool) b
 	if !lossless {
 		return true
 	}
-	// JPEG: compare the decoded planes directly, which avoids converting
-	// two full images to RGBA. Only the visible part counts: the padding
-	// up to a whole MCU is decoded from blocks a progressive file need not
-	// carry (jpegtran's output of a 150-pixel thumbnail differs there).
-	if a, ok := ref.(*image.YCbCr); ok {
-		if b, ok := m.(*image.YCbCr); ok && a.SubsampleRatio == b.SubsampleRatio && a.Rect == b.Rect {
-			return samePlanes(a, b)
-		}
-	}
 	na, nb := imaging.Clone(ref), imaging.Clone(m)
 	for i := 0; i+3 < len(na.Pix); i += 4 {
 		if na.Pix[i+3] == 0 && nb.Pix[i+3] == 0 {
 			continue
 		}
 		if [4]byte(na.Pix[i:i+4]) != [4]byte(nb.Pix[i:i+4]) {
-			return false
-		}
-	}
-	return true
-}
-
-// samePlanes compares the visible samples of two YCbCr images of the same
-// bounds and subsampling.
-func samePlanes(a, b *image.YCbCr) bool {
-	r := a.Rect
-	w := r.Dx()
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		if !bytes.Equal(a.Y[a.YOffset(r.Min.X, y):][:w], b.Y[b.YOffset(r.Min.X, y):][:w]) {
-			return false
-		}
-	}
-	cw, _ := chromaSize(a)
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		ia, ib := a.COffset(r.Min.X, y), b.COffset(r.Min.X, y)
-		if !bytes.Equal(a.Cb[ia:][:cw], b.Cb[ib:][:cw]) || !bytes.Equal(a.Cr[ia:][:cw], b.Cr[ib:][:cw]) {
 			return false
 		}
 	}

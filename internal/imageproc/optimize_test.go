@@ -10,6 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +24,9 @@ import (
 func needTool(t *testing.T, o *Optimizer, tool string) {
 	t.Helper()
 	if !slices.Contains(o.Tools(), tool) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not on PATH; scripts/ensure-deps.sh installs it", tool)
+		}
 		t.Skipf("%s is not on PATH", tool)
 	}
 }
@@ -54,7 +60,7 @@ func graphic(w, h int) *image.NRGBA {
 }
 
 func TestOptimizer(t *testing.T) {
-	all := NewOptimizer(10 * time.Second)
+	all := NewOptimizer(time.Minute) // generous: zopflipng is slow on a busy machine, and -race slows the rest
 	t.Logf("tools found: %v", all.Tools())
 	ctx := context.Background()
 	jpg := encodeJPEG(t, photo(400, 300, 11), 85)
@@ -64,11 +70,7 @@ func TestOptimizer(t *testing.T) {
 		holed.Pix[i] = 0
 	}
 	pngPhoto := encodePNG(t, holed)
-	gifData := encodeGIF(t, graphic(200, 160))
-	var webpLossless, webpLossy bytes.Buffer
-	if err := webp.Encode(&webpLossless, graphic(200, 160), webp.Options{Lossless: true}); err != nil {
-		t.Fatal(err)
-	}
+	var webpLossy bytes.Buffer
 	if err := webp.Encode(&webpLossy, photo(200, 160, 1), webp.Options{Quality: 80}); err != nil {
 		t.Fatal(err)
 	}
@@ -81,15 +83,6 @@ func TestOptimizer(t *testing.T) {
 		exact       bool // pixels must be identical
 		check       func(t *testing.T, out []byte)
 	}{
-		{"jpegtran", TypeJPEG, jpg, false, true, func(t *testing.T, out []byte) {
-			if !isProgressive(out) {
-				t.Error("jpegtran output is not progressive")
-			}
-		}},
-		{"jpegoptim", TypeJPEG, jpg, false, true, nil},
-		// 150 is not a multiple of the 16-pixel MCU: the padding blocks
-		// differ in the progressive output, the visible pixels do not.
-		{"jpegtran", TypeJPEG, encodeJPEG(t, photo(150, 150, 12), 82), false, true, nil},
 		{"optipng", TypePNG, pngData, false, true, nil},
 		{"zopflipng", TypePNG, pngData, false, true, nil},
 		// advpng rewrites the pixel data unfiltered and recompresses it:
@@ -97,8 +90,6 @@ func TestOptimizer(t *testing.T) {
 		// must keep the input (checked below: never bigger, same pixels).
 		{"advpng", TypePNG, pngData, false, true, nil},
 		{"pngquant", TypePNG, pngPhoto, true, false, nil},
-		{"gifsicle", TypeGIF, gifData, false, true, nil},
-		{"cwebp", TypeWebP, webpLossless.Bytes(), false, true, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.tool, func(t *testing.T) {
@@ -153,6 +144,16 @@ func TestOptimizer(t *testing.T) {
 			t.Errorf("pngquant ran without permission for lossy output (err %v)", err)
 		}
 	})
+	t.Run("only PNG is optimized", func(t *testing.T) {
+		for _, in := range []struct {
+			contentType string
+			data        []byte
+		}{{TypeJPEG, jpg}, {TypeGIF, encodeGIF(t, graphic(200, 160))}} {
+			if out, err := all.Optimize(ctx, in.contentType, in.data, true); err != nil || !bytes.Equal(out, in.data) {
+				t.Errorf("%s was changed (err %v)", in.contentType, err)
+			}
+		}
+	})
 	t.Run("lossy webp is left alone", func(t *testing.T) {
 		out, err := all.Optimize(ctx, TypeWebP, webpLossy.Bytes(), true)
 		if err != nil || !bytes.Equal(out, webpLossy.Bytes()) {
@@ -195,7 +196,9 @@ func fakeTool(t *testing.T, name, script string) *Optimizer {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	return NewOptimizer(500 * time.Millisecond)
+	// Only the fake: the real tools also on PATH (advpng, zopflipng) would
+	// legitimately shrink the input and hide what the fake did.
+	return onlyTools(NewOptimizer(500*time.Millisecond), name)
 }
 
 func TestOptimizerDistrustsTools(t *testing.T) {
@@ -214,7 +217,10 @@ func TestOptimizerDistrustsTools(t *testing.T) {
 		{"wrong dimensions", `cp "$SMALLER" "$6"`},
 		{"different pixels", `cp "$ALTERED" "$6"`},
 		{"fails", `exit 3`},
-		{"hangs past the timeout", `sleep 5`},
+		// The hanging tool records its pid, then sleeps for an hour: if the
+		// timeout did not kill it, Optimize would not return before the
+		// test binary's own deadline.
+		{"hangs past the timeout", `echo $$ > "$PIDFILE"; exec sleep 3600`},
 	}
 	dir := t.TempDir()
 	sp, ap := filepath.Join(dir, "s.png"), filepath.Join(dir, "a.png")
@@ -231,7 +237,8 @@ func TestOptimizerDistrustsTools(t *testing.T) {
 			// optipng is called as: -quiet -o2 -strip all -out OUT IN, so
 			// the output path is $6.
 			o := fakeTool(t, "optipng", tc.script)
-			start := time.Now()
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			t.Setenv("PIDFILE", pidFile)
 			out, err := o.Optimize(ctx, TypePNG, pngData, false)
 			if err != nil {
 				t.Fatal(err)
@@ -239,8 +246,12 @@ func TestOptimizerDistrustsTools(t *testing.T) {
 			if !bytes.Equal(out, pngData) {
 				t.Errorf("kept the tool's output (%d bytes) over the %d-byte input", len(out), len(pngData))
 			}
-			if time.Since(start) > 3*time.Second {
-				t.Errorf("took %v despite a 500ms timeout", time.Since(start))
+			if b, err := os.ReadFile(pidFile); err == nil {
+				pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+				if pid > 0 && syscall.Kill(pid, 0) == nil {
+					syscall.Kill(pid, syscall.SIGKILL)
+					t.Errorf("the hanging tool (pid %d) is still running after Optimize returned", pid)
+				}
 			}
 		})
 	}
@@ -273,11 +284,12 @@ func TestProcessWithOptimizer(t *testing.T) {
 		decodeOutput(t, out)
 		t.Logf("%s: %d -> %d bytes", out.File, out.OriginalBytes, len(out.Data))
 	}
-	if slices.Contains(o.Tools(), "jpegtran") && improved == 0 {
-		t.Error("jpegtran is present but no output got smaller")
+	if slices.Contains(o.Tools(), "optipng") && improved == 0 {
+		t.Error("optipng is present but no output got smaller")
 	}
-	if slices.Contains(o.Tools(), "jpegtran") && !isProgressive(res.Outputs[0].Data) {
-		t.Error("JPEG output is not progressive although jpegtran is present")
+	// What jpegtran would have done, the encoder does itself.
+	if !isProgressive(res.Outputs[0].Data) {
+		t.Errorf("JPEG output %s is not progressive", res.Outputs[0].File)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 
 	"uploader/internal/upload"
@@ -22,10 +21,10 @@ type Options struct {
 	// MaxGIFFramePixels is the total pixel budget over all GIF frames
 	// (0: 4*MaxPixels).
 	MaxGIFFramePixels int64
-	// Optimizer runs external tools on each PNG, GIF and WebP output and
-	// encodes WebP with cwebp; nil keeps the pure-Go output. JPEG outputs
-	// skip it: they leave the encoder progressive with optimized Huffman
-	// tables, which is what jpegtran would make of them.
+	// Optimizer runs external tools on each PNG output and encodes WebP
+	// with cwebp; nil keeps the pure-Go output. JPEG outputs skip it: they
+	// leave the encoder progressive with optimized Huffman tables, which is
+	// what jpegtran would make of them.
 	Optimizer *Optimizer
 }
 
@@ -187,7 +186,7 @@ func Process(ctx context.Context, data []byte, p upload.Profile, opt Options) (*
 				}
 				out.OriginalBytes = int64(len(b))
 				// JPEGs leave the encoder progressive with optimized tables,
-				// which is what the optimizer's jpegtran step would do; a
+				// which is what jpegtran would do; a
 				// second pass through it cost more CPU than resizing.
 				if opt.Optimizer != nil && out.ContentType != TypeJPEG {
 					if b, err = opt.Optimizer.Optimize(ctx, out.ContentType, b, p.AllowLossy); err != nil {
@@ -248,14 +247,4 @@ func cmpDesc(a, b float64) int {
 		return 1
 	}
 	return 0
-}
-
-// String summarises a result for logs.
-func (r *Result) String() string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s %dx%d alpha=%v", r.ContentType, r.Width, r.Height, r.HasAlpha)
-	for _, o := range r.Outputs {
-		fmt.Fprintf(&sb, " %s(%dx%d %dB)", o.File, o.Width, o.Height, len(o.Data))
-	}
-	return sb.String()
 }

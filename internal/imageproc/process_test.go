@@ -402,7 +402,7 @@ func TestResultAndOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res.ContentType != TypeJPEG || res.Width != 1600 || res.Height != 1200 || res.HasAlpha {
-		t.Errorf("result = %s", res)
+		t.Errorf("result = %s %dx%d alpha=%v", res.ContentType, res.Width, res.Height, res.HasAlpha)
 	}
 	want := []struct {
 		file string
@@ -414,7 +414,7 @@ func TestResultAndOutputs(t *testing.T) {
 		{"thumb150.jpg", 150, 150}, {"thumb150.webp", 150, 150},
 	}
 	if len(res.Outputs) != len(want) {
-		t.Fatalf("%d outputs: %s", len(res.Outputs), res)
+		t.Fatalf("%d outputs, want %d", len(res.Outputs), len(want))
 	}
 	for i, w := range want {
 		o := res.Outputs[i]

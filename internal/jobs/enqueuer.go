@@ -37,7 +37,8 @@ func (e *Enqueuer) EnqueueProcess(ctx context.Context, id string, p upload.Profi
 			return nil
 		}
 		if !errors.Is(err, asynq.ErrTaskIDConflict) {
-			return &upload.Error{Code: upload.EUNAVAILABLE, Message: "The job queue is unavailable; please retry in a moment."}
+			return upload.Wrap(upload.EUNAVAILABLE, "The job queue is unavailable; please retry in a moment.",
+				fmt.Errorf("jobs: enqueue %s: %w", id, err))
 		}
 		info, ierr := e.inspector.GetTaskInfo(QueueOf(p), id)
 		if ierr != nil || (info.State != asynq.TaskStateArchived && info.State != asynq.TaskStateCompleted) {

@@ -35,7 +35,6 @@ type ProcessHandler struct {
 	Objects   Objects
 	Profiles  upload.Profiles
 	Optimizer *imageproc.Optimizer
-	MaxGIF    int64 // total GIF frame pixel budget; 0 = imageproc's default
 	// Memory admits each job by its estimated peak (WORKER_MEMORY_MB);
 	// nil runs every job at once, as tests of other things do.
 	Memory *MemoryBudget
@@ -53,7 +52,7 @@ func (h *ProcessHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err == nil {
 		return nil
 	}
-	if final := upload.ErrorCode(err); final != upload.EINTERNAL && final != upload.EUNAVAILABLE {
+	if final := upload.ErrorCode(err); !upload.Retryable(final) {
 		// Retrying cannot fix a file that is not an image, too large or corrupt.
 		log.Info("upload refused", "code", final, "reason", upload.ErrorMessage(err))
 		merr := h.Store.MarkFailed(ctx, p.UploadID, final, upload.ErrorMessage(err))
@@ -111,9 +110,8 @@ func (h *ProcessHandler) process(ctx context.Context, log *slog.Logger, p Proces
 
 	size := int64(len(data))
 	opts := imageproc.Options{
-		MaxPixels:         prof.MaxPixels,
-		MaxGIFFramePixels: h.MaxGIF,
-		Optimizer:         h.Optimizer,
+		MaxPixels: prof.MaxPixels,
+		Optimizer: h.Optimizer,
 	}
 	if h.Memory != nil {
 		// From the headers, before any pixel buffer exists.

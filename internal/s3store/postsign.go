@@ -28,28 +28,32 @@ type postSigner struct {
 	region string
 	bucket string
 
-	urlOnce sync.Once
-	url     string
-	urlErr  error
-
 	mu      sync.Mutex
+	url     string // "" until one call succeeded: a failure is not kept
 	keyFor  string // secret + date + region the cached key was derived for
 	signKey []byte
 }
 
-// postURL asks the SDK once where POSTs go (virtual-hosted on AWS,
-// path-style on custom endpoints); the URL does not depend on the key.
+// postURL asks the SDK where POSTs go (virtual-hosted on AWS, path-style
+// on custom endpoints) and keeps the answer: the URL does not depend on
+// the key. An error is not kept, so a first call that failed (credentials
+// not ready yet, a caller that went away) does not fail every later one.
 func (p *postSigner) postURL(ctx context.Context, presign *s3.PresignClient) (string, error) {
-	p.urlOnce.Do(func() {
-		key := "probe"
-		out, err := presign.PresignPostObject(ctx, &s3.PutObjectInput{Bucket: &p.bucket, Key: &key})
-		if err != nil {
-			p.urlErr = err
-			return
-		}
-		p.url = out.URL
-	})
-	return p.url, p.urlErr
+	p.mu.Lock()
+	u := p.url
+	p.mu.Unlock()
+	if u != "" {
+		return u, nil
+	}
+	key := "probe"
+	out, err := presign.PresignPostObject(ctx, &s3.PutObjectInput{Bucket: &p.bucket, Key: &key})
+	if err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	p.url = out.URL
+	p.mu.Unlock()
+	return out.URL, nil
 }
 
 func (p *postSigner) key(secret string, t time.Time) []byte {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"uploader/internal/upload"
@@ -28,7 +29,7 @@ type PostPolicy struct {
 type PresignedPost struct {
 	URL       string            // where the browser POSTs (path-style for custom endpoints: http://host:port/bucket)
 	Fields    map[string]string // every form field to send before `file`
-	ExpiresAt time.Time         // when S3 starts refusing the policy (never later than the real expiry)
+	ExpiresAt time.Time         // when S3 starts refusing the policy (never later than the real expiry, nor the credentials')
 }
 
 // PresignPost signs a POST policy that lets a browser upload one object
@@ -42,19 +43,35 @@ func (s *Store) PresignPost(ctx context.Context, p PostPolicy) (*PresignedPost, 
 	conds, successField, successValue := p.conditions()
 	creds, err := s.signer.creds.Retrieve(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("s3store: presign POST %s: credentials: %w", p.Key, err)
+		return nil, classify(fmt.Errorf("s3store: presign POST %s: credentials: %w", p.Key, err))
 	}
 	postURL, err := s.signer.postURL(ctx, s.presign)
 	if err != nil {
-		return nil, fmt.Errorf("s3store: presign POST %s: %w", p.Key, err)
+		return nil, classify(fmt.Errorf("s3store: presign POST %s: %w", p.Key, err))
 	}
 	now := time.Now()
-	// The policy's expiration is written in whole seconds, rounded down.
-	expiresAt := now.Add(p.Expires).UTC().Truncate(time.Second)
+	expiresAt := policyExpiry(now, p.Expires, creds)
+	if !expiresAt.After(now) {
+		return nil, fmt.Errorf("%w: s3store: presign POST %s: the credentials expired at %s",
+			upload.Errorf(upload.EUNAVAILABLE, "Could not prepare the upload; please retry in a moment."), p.Key, creds.Expires.UTC().Format(time.RFC3339))
+	}
 	fields := s.signer.sign(creds, p.Key, conds, now, expiresAt)
 	fields["Content-Type"] = p.ContentType
 	fields[successField] = successValue
 	return &PresignedPost{URL: postURL, Fields: fields, ExpiresAt: expiresAt}, nil
+}
+
+// policyExpiry is when a policy signed at now lapses: after d, or when the
+// credentials that sign it expire if that is sooner (S3 refuses a policy
+// whose temporary credentials have expired, so a later expiration would
+// only promise the browser time it does not have). It is written in whole
+// seconds, rounded down.
+func policyExpiry(now time.Time, d time.Duration, creds aws.Credentials) time.Time {
+	at := now.Add(d)
+	if creds.CanExpire && creds.Expires.Before(at) {
+		at = creds.Expires
+	}
+	return at.UTC().Truncate(time.Second)
 }
 
 // presignPostSDK signs the same policy through the SDK's PresignPostObject.

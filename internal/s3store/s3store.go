@@ -38,6 +38,7 @@ const DefaultRegion = "us-east-1"
 type Config struct {
 	Bucket, Region, Endpoint string // Endpoint "" = AWS; set = custom endpoint (then path-style addressing)
 	AccessKey, SecretKey     string // both empty = the SDK's default credential chain
+	SessionToken             string // goes with temporary AccessKey/SecretKey
 	PathStyle                bool   // forced true when Endpoint is set
 }
 
@@ -58,6 +59,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
 		return nil, errors.New("s3store: set both the access key and the secret key, or neither to use the default credential chain")
 	}
+	if cfg.SessionToken != "" && cfg.AccessKey == "" {
+		return nil, errors.New("s3store: a session token needs the temporary access key and secret key it belongs to")
+	}
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
 	}
@@ -77,7 +81,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.AccessKey != "" {
 		opts = append(opts, config.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")))
+			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)))
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -144,7 +148,7 @@ func (s *Store) Get(ctx context.Context, key string, maxBytes int64) ([]byte, er
 	var buf bytes.Buffer
 	buf.Grow(int(max(size, 0)) + bytes.MinRead)
 	if _, err := buf.ReadFrom(io.LimitReader(out.Body, limitPlusOne(maxBytes))); err != nil {
-		return nil, fmt.Errorf("s3store: get %s: read body: %w", key, err)
+		return nil, classify(fmt.Errorf("s3store: get %s: read body: %w", key, err))
 	}
 	if int64(buf.Len()) > maxBytes {
 		return nil, tooLarge(maxBytes)
@@ -222,7 +226,8 @@ func (s *Store) Delete(ctx context.Context, keys ...string) error {
 			if c := aws.ToString(e.Code); c == "NoSuchKey" || c == "NotFound" {
 				continue
 			}
-			return fmt.Errorf("s3store: delete %s: %s: %s", aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message))
+			err := fmt.Errorf("s3store: delete %s: %w", aws.ToString(e.Key), &smithy.GenericAPIError{Code: aws.ToString(e.Code), Message: aws.ToString(e.Message)})
+			return classify(err)
 		}
 		keys = keys[n:]
 	}
@@ -333,18 +338,19 @@ func (s *Store) Ping(ctx context.Context) error {
 		if isNotFound(err, true) {
 			return upload.Errorf(upload.ENOTFOUND, "bucket %s does not exist", s.bucket)
 		}
-		return fmt.Errorf("s3store: head bucket %s: %w", s.bucket, err)
+		return classify(fmt.Errorf("s3store: head bucket %s: %w", s.bucket, err))
 	}
 	return nil
 }
 
 // wrap turns an SDK error into the domain's: a missing object becomes
-// upload.ENOTFOUND, anything else keeps its cause and names the operation.
+// upload.ENOTFOUND, and anything else names the operation, keeps its
+// cause and gets the code classify gives it.
 func (s *Store) wrap(op, key string, err error) error {
 	if isNotFound(err, false) {
 		return upload.Errorf(upload.ENOTFOUND, "object %s does not exist", key)
 	}
-	return fmt.Errorf("s3store: %s %s: %w", op, key, err)
+	return classify(fmt.Errorf("s3store: %s %s: %w", op, key, err))
 }
 
 // isNotFound reports whether err says the object (or, with bucket, the

@@ -183,7 +183,8 @@ func rulePrefix(r types.LifecycleRule) string {
 			return aws.ToString(r.Filter.And.Prefix)
 		}
 	}
-	return aws.ToString(r.Prefix) //nolint:staticcheck // older configurations still use it
+	//lint:ignore SA1019 rules written before Filter existed still carry it
+	return aws.ToString(r.Prefix)
 }
 
 // PublicAccessBlock is the bucket's Block Public Access setting.

@@ -192,13 +192,6 @@ func mergeStatement(doc string, st Statement) (merged string, changed bool, err 
 	return string(b), true, nil
 }
 
-// hasStatement reports whether the policy doc holds st (by Sid, with the
-// same content).
-func hasStatement(doc string, st Statement) bool {
-	_, changed, err := mergeStatement(doc, st)
-	return err == nil && !changed
-}
-
 func asAny(v any) (map[string]any, error) {
 	b, err := json.Marshal(v)
 	if err != nil {

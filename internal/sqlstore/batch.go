@@ -10,7 +10,7 @@ import (
 	"uploader/internal/upload"
 )
 
-// maxBatch bounds one group commit: 64 rows × 19 columns stays far below
+// maxBatch bounds one group commit: 64 rows × 20 columns stays far below
 // both databases' limits on bind parameters.
 const maxBatch = 64
 
@@ -124,7 +124,7 @@ func insertSQL(dialect string, n int) string {
 			sb.WriteByte(',')
 		}
 		sb.WriteByte('(')
-		for c := 0; c < 19; c++ {
+		for c := 0; c < uploadColumnCount; c++ {
 			if c > 0 {
 				sb.WriteByte(',')
 			}
@@ -133,7 +133,7 @@ func insertSQL(dialect string, n int) string {
 				// grows with the square of the parameter count.
 				sb.WriteByte('?')
 			} else {
-				fmt.Fprintf(&sb, "$%d", i*19+c+1)
+				fmt.Fprintf(&sb, "$%d", i*uploadColumnCount+c+1)
 			}
 		}
 		sb.WriteByte(')')
@@ -147,7 +147,7 @@ func insertSQL(dialect string, n int) string {
 // statement fails as a whole, every caller gets the error.
 func (d *DB) insertBatch(st *sql.Stmt, batch []insertReq) {
 	ctx := context.Background()
-	args := make([]any, 0, len(batch)*19)
+	args := make([]any, 0, len(batch)*uploadColumnCount)
 	for _, r := range batch {
 		u := r.u
 		var processed sql.NullInt64
@@ -155,7 +155,7 @@ func (d *DB) insertBatch(st *sql.Stmt, batch []insertReq) {
 			processed = sql.NullInt64{Int64: millis(*u.ProcessedAt), Valid: true}
 		}
 		args = append(args, u.ID, u.Profile, u.Owner, u.Filename, u.DeclaredType, u.DeclaredBytes, u.ContentType, u.Bytes,
-			string(u.Status), u.ErrorCode, u.ErrorMessage, u.Width, u.Height, u.Blurhash, u.Version,
+			string(u.Status), u.ErrorCode, u.ErrorMessage, u.Width, u.Height, u.Blurhash, u.Version, u.Attempts,
 			millis(u.CreatedAt), millis(u.UpdatedAt), millis(u.ExpiresAt), processed)
 	}
 	var rows *sql.Rows

@@ -132,7 +132,9 @@ func openSQLite(databaseURL string) (*DB, error) {
 	// nothing. _txlock=immediate makes BEGIN take the write lock, so a
 	// transaction never fails halfway when it upgrades from reading to
 	// writing (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not retry).
-	params.Set("_busy_timeout", fmt.Sprint(sqliteBusyTimeout.Milliseconds()))
+	if params.Get("_busy_timeout") == "" { // a URL may choose its own, in milliseconds
+		params.Set("_busy_timeout", fmt.Sprint(sqliteBusyTimeout.Milliseconds()))
+	}
 	params.Set("_journal_mode", "WAL")
 	params.Set("_foreign_keys", "1")
 	params.Set("_synchronous", "NORMAL") // durable across crashes in WAL mode; fsync only at checkpoints
@@ -157,7 +159,8 @@ func openSQLite(databaseURL string) (*DB, error) {
 func (d *DB) Dialect() string { return d.dialect }
 
 // Ping checks that the database answers, for health checks.
-func (d *DB) Ping(ctx context.Context) error {
+func (d *DB) Ping(ctx context.Context) (err error) {
+	defer classifyErr(&err)
 	if err := d.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlstore: %s: %w", d.where, err)
 	}

@@ -24,6 +24,7 @@ func TestStore(t *testing.T) {
 		{"list pages newest first", testList},
 		{"mark processing once", testMarkProcessing},
 		{"mark processing race", testMarkProcessingRace},
+		{"only transient failures are retried", testRetryOnlyTransient},
 		{"mark ready replaces variants", testMarkReady},
 		{"mark ready only for the newest run", testMarkReadyVersion},
 		{"mark failed", testMarkFailed},
@@ -238,17 +239,58 @@ func testMarkProcessing(t *testing.T, d *DB) {
 		t.Errorf("after MarkProcessing: content type %q, bytes %d, updated %v (was %v)", got.ContentType, got.Bytes, got.UpdatedAt, u.UpdatedAt)
 	}
 	step("processing", false, upload.StatusProcessing)
-	if err := d.MarkFailed(ctx, u.ID, upload.ECORRUPT, "The file is damaged."); err != nil {
+	if err := d.MarkFailed(ctx, u.ID, upload.EUNAVAILABLE, "Storage did not answer."); err != nil {
 		t.Fatal(err)
 	}
-	step("failed", true, upload.StatusProcessing)
-	if got := get(t, d, u.ID); got.ErrorCode != "" || got.ErrorMessage != "" {
-		t.Errorf("retry kept the old error %q %q", got.ErrorCode, got.ErrorMessage)
+	step("failed (transient)", true, upload.StatusProcessing)
+	if got := get(t, d, u.ID); got.ErrorCode != "" || got.ErrorMessage != "" || got.Attempts != 2 {
+		t.Errorf("retry kept the old error %q %q, or counted %d attempts (want 2)", got.ErrorCode, got.ErrorMessage, got.Attempts)
 	}
 	if err := d.MarkReady(ctx, &upload.Upload{ID: u.ID}); err != nil {
 		t.Fatal(err)
 	}
 	step("ready", false, upload.StatusReady)
+}
+
+// testRetryOnlyTransient: a final failure (not an image, too many pixels,
+// corrupt...) is never re-opened, and a transient one only until the
+// upload has had upload.MaxAttempts runs.
+func testRetryOnlyTransient(t *testing.T, d *DB) {
+	ctx := context.Background()
+	codes := []string{upload.ECONFLICT, upload.EINTERNAL, upload.EINVALID, upload.ENOTFOUND,
+		upload.ETOOLARGE, upload.EUNSUPPORTED, upload.ECORRUPT, upload.ETOOMANYPX, upload.EUNAVAILABLE, upload.EEXPIRED}
+	for i, code := range codes {
+		u := create(t, d, newUpload("alice", t0.Add(time.Duration(i)*time.Second)))
+		if changed, err := d.MarkProcessing(ctx, u.ID, "image/jpeg", 1); err != nil || !changed {
+			t.Fatalf("%s: first run: %v %v", code, changed, err)
+		}
+		runs := 1
+		for {
+			if err := d.MarkFailed(ctx, u.ID, code, "why"); err != nil {
+				t.Fatal(err)
+			}
+			changed, err := d.MarkProcessing(ctx, u.ID, "image/jpeg", 1)
+			if err != nil {
+				t.Fatalf("%s: %v", code, err)
+			}
+			if !changed {
+				break
+			}
+			runs++
+			if runs > upload.MaxAttempts {
+				t.Fatalf("%s: re-opened for run %d, beyond MaxAttempts %d", code, runs, upload.MaxAttempts)
+			}
+		}
+		want := 1
+		if upload.Retryable(code) {
+			want = upload.MaxAttempts
+		}
+		got := get(t, d, u.ID)
+		if runs != want || got.Attempts != want || got.Status != upload.StatusFailed || got.ErrorCode != code {
+			t.Errorf("%s: %d runs, %d attempts recorded, status %s %q; want %d runs and still failed with its code",
+				code, runs, got.Attempts, got.Status, got.ErrorCode, want)
+		}
+	}
 }
 
 func testMarkProcessingRace(t *testing.T, d *DB) {

@@ -18,8 +18,11 @@ const (
 )
 
 const uploadColumns = `id, profile, owner, filename, declared_type, declared_bytes, content_type, bytes,
-	status, error_code, error_message, width, height, blurhash, version,
+	status, error_code, error_message, width, height, blurhash, version, attempts,
 	created_at, updated_at, expires_at, processed_at`
+
+// uploadColumnCount is the number of uploadColumns.
+const uploadColumnCount = 20
 
 // CreateUpload inserts u with its status as given (normally pending). It
 // sets CreatedAt and UpdatedAt when they are zero; times are kept to the
@@ -29,7 +32,8 @@ const uploadColumns = `id, profile, owner, filename, declared_type, declared_byt
 // Inserts are group-committed: concurrent calls share one transaction and
 // one multi-row INSERT (see batch.go), which is what lets a presign
 // endpoint keep up with many clients on SQLite's single writer.
-func (d *DB) CreateUpload(ctx context.Context, u *upload.Upload) error {
+func (d *DB) CreateUpload(ctx context.Context, u *upload.Upload) (err error) {
+	defer classifyErr(&err)
 	now := d.clock()
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = now
@@ -45,7 +49,8 @@ func (d *DB) CreateUpload(ctx context.Context, u *upload.Upload) error {
 
 // Upload returns the upload with its variants ordered by name, or
 // ENOTFOUND.
-func (d *DB) Upload(ctx context.Context, id string) (*upload.Upload, error) {
+func (d *DB) Upload(ctx context.Context, id string) (_ *upload.Upload, err error) {
+	defer classifyErr(&err)
 	rows, err := d.db.QueryContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = $1`, id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: upload %s: %w", id, err)
@@ -64,12 +69,10 @@ func (d *DB) Upload(ctx context.Context, id string) (*upload.Upload, error) {
 // (IDs sort by creation time), with IDs below cursor when it is not empty.
 // The last ID of a page is the cursor of the next. A limit outside
 // 1..MaxLimit means DefaultLimit or MaxLimit.
-func (d *DB) ListUploads(ctx context.Context, owner, cursor string, limit int) ([]*upload.Upload, error) {
+func (d *DB) ListUploads(ctx context.Context, owner, cursor string, limit int) (_ []*upload.Upload, err error) {
+	defer classifyErr(&err)
 	limit = clampLimit(limit)
-	var (
-		rows *sql.Rows
-		err  error
-	)
+	var rows *sql.Rows
 	if cursor == "" {
 		rows, err = d.db.QueryContext(ctx, `SELECT `+uploadColumns+` FROM uploads
 			WHERE owner = $1 ORDER BY id DESC LIMIT $2`, owner, limit)
@@ -89,7 +92,8 @@ func (d *DB) ListUploads(ctx context.Context, owner, cursor string, limit int) (
 
 // UploadsByStatus returns up to limit uploads in status whose last change
 // is older than updatedBefore, the oldest first, with their variants.
-func (d *DB) UploadsByStatus(ctx context.Context, status upload.Status, updatedBefore time.Time, limit int) ([]*upload.Upload, error) {
+func (d *DB) UploadsByStatus(ctx context.Context, status upload.Status, updatedBefore time.Time, limit int) (_ []*upload.Upload, err error) {
+	defer classifyErr(&err)
 	rows, err := d.db.QueryContext(ctx, `SELECT `+uploadColumns+` FROM uploads
 		WHERE status = $1 AND updated_at < $2 ORDER BY updated_at, id LIMIT $3`,
 		string(status), millis(updatedBefore), clampLimit(limit))
@@ -103,17 +107,23 @@ func (d *DB) UploadsByStatus(ctx context.Context, status upload.Status, updatedB
 	return us, nil
 }
 
-// MarkProcessing moves a pending or failed upload to processing, records
-// the verified content type and size and clears any earlier error. The
-// check and the change are one UPDATE, so of many concurrent callers
-// exactly one gets true. It returns false for an upload already processing
-// or ready, and ENOTFOUND when there is none.
-func (d *DB) MarkProcessing(ctx context.Context, id, contentType string, bytes int64) (bool, error) {
+// MarkProcessing moves an upload to processing, records the verified
+// content type and size, clears any earlier error and counts the attempt.
+// It takes a pending upload, or a failed one whose failure is
+// upload.Retryable and that has had fewer than upload.MaxAttempts runs; a
+// final failure stays failed. The check and the change are one UPDATE, so
+// of many concurrent callers exactly one gets true. It returns false for
+// an upload it leaves alone, and ENOTFOUND when there is none.
+func (d *DB) MarkProcessing(ctx context.Context, id, contentType string, bytes int64) (_ bool, err error) {
+	defer classifyErr(&err)
 	res, err := d.db.ExecContext(ctx, `UPDATE uploads
-		SET status = $2, content_type = $3, bytes = $4, error_code = '', error_message = '', updated_at = $5
-		WHERE id = $1 AND status IN ($6, $7)`,
+		SET status = $2, content_type = $3, bytes = $4, error_code = '', error_message = '', updated_at = $5,
+			attempts = attempts + 1
+		WHERE id = $1 AND (status = $6
+			OR (status = $7 AND error_code IN ($8, $9) AND attempts < $10))`,
 		id, string(upload.StatusProcessing), contentType, bytes, millis(d.clock()),
-		string(upload.StatusPending), string(upload.StatusFailed))
+		string(upload.StatusPending), string(upload.StatusFailed),
+		upload.EINTERNAL, upload.EUNAVAILABLE, upload.MaxAttempts)
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: mark processing %s: %w", id, err)
 	}
@@ -134,13 +144,14 @@ func (d *DB) MarkProcessing(ctx context.Context, id, contentType string, bytes i
 // content type, clears its error and replaces its variants with
 // u.Variants, all in one transaction. It sets u.Status, u.UpdatedAt and,
 // when nil, u.ProcessedAt to what it stored.
-func (d *DB) MarkReady(ctx context.Context, u *upload.Upload) error {
+func (d *DB) MarkReady(ctx context.Context, u *upload.Upload) (err error) {
+	defer classifyErr(&err)
 	now := d.clock()
 	processed := now
 	if u.ProcessedAt != nil {
 		processed = *u.ProcessedAt
 	}
-	err := d.inTx(ctx, func(tx *sql.Tx) error {
+	err = d.inTx(ctx, func(tx *sql.Tx) error {
 		// The UPDATE comes first: it locks the row on Postgres, so two
 		// MarkReady calls for one upload cannot interleave their variants.
 		// A run marks ready only the version it processed: when a lease
@@ -195,7 +206,8 @@ func (d *DB) MarkReady(ctx context.Context, u *upload.Upload) error {
 
 // MarkFailed sets the upload failed with a code and a message a person can
 // read, or returns ENOTFOUND.
-func (d *DB) MarkFailed(ctx context.Context, id, code, message string) error {
+func (d *DB) MarkFailed(ctx context.Context, id, code, message string) (err error) {
+	defer classifyErr(&err)
 	res, err := d.db.ExecContext(ctx, `UPDATE uploads
 		SET status = $2, error_code = $3, error_message = $4, updated_at = $5
 		WHERE id = $1`,
@@ -209,9 +221,10 @@ func (d *DB) MarkFailed(ctx context.Context, id, code, message string) error {
 // BumpVersion increments the upload's version for a new processing run
 // and returns the new value, or ENOTFOUND. It is one statement, so
 // concurrent runs each get their own version.
-func (d *DB) BumpVersion(ctx context.Context, id string) (int, error) {
+func (d *DB) BumpVersion(ctx context.Context, id string) (_ int, err error) {
+	defer classifyErr(&err)
 	var version int
-	err := d.db.QueryRowContext(ctx, `UPDATE uploads SET version = version + 1, updated_at = $2
+	err = d.db.QueryRowContext(ctx, `UPDATE uploads SET version = version + 1, updated_at = $2
 		WHERE id = $1 RETURNING version`, id, millis(d.clock())).Scan(&version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, notFound(id)
@@ -223,7 +236,8 @@ func (d *DB) BumpVersion(ctx context.Context, id string) (int, error) {
 
 // DeleteUpload removes the upload and, by cascade, its variants, or
 // returns ENOTFOUND.
-func (d *DB) DeleteUpload(ctx context.Context, id string) error {
+func (d *DB) DeleteUpload(ctx context.Context, id string) (err error) {
+	defer classifyErr(&err)
 	res, err := d.db.ExecContext(ctx, `DELETE FROM uploads WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("sqlstore: delete upload %s: %w", id, err)
@@ -286,7 +300,7 @@ func (d *DB) scanWithVariants(ctx context.Context, rows *sql.Rows) ([]*upload.Up
 		)
 		if err := rows.Scan(&u.ID, &u.Profile, &u.Owner, &u.Filename, &u.DeclaredType, &u.DeclaredBytes,
 			&u.ContentType, &u.Bytes, &status, &u.ErrorCode, &u.ErrorMessage, &u.Width, &u.Height,
-			&u.Blurhash, &u.Version, &created, &updated, &expires, &processed); err != nil {
+			&u.Blurhash, &u.Version, &u.Attempts, &created, &updated, &expires, &processed); err != nil {
 			return nil, err
 		}
 		u.Status = upload.Status(status)

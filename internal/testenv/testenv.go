@@ -166,7 +166,7 @@ func RedisAddr(t testing.TB) (addr string, db int) {
 				continue // another test holds it
 			}
 			// Flush everything but the lock, in one step.
-			if _, err := c.do("MULTI"); err == nil {
+			if _, err = c.do("MULTI"); err == nil {
 				c.do("FLUSHDB")
 				c.do("SET", RedisLockKey, token, "PX", ttl)
 				_, err = c.do("EXEC")

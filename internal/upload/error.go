@@ -59,3 +59,11 @@ func ErrorMessage(err error) string {
 	}
 	return "Something went wrong on our side. Please try again."
 }
+
+// Wrap returns an error with code and message that keeps cause in its
+// chain: the code decides the answer and the message is what the person
+// sees, while the cause stays there to be logged and inspected. Store
+// adapters use it to say what a driver's error means.
+func Wrap(code, message string, cause error) error {
+	return fmt.Errorf("%w: %w", &Error{Code: code, Message: message}, cause)
+}

@@ -40,6 +40,7 @@ type Upload struct {
 	Height   int
 	Blurhash string
 	Version  int // bumped on every processing run; part of variant keys
+	Attempts int // processing runs queued by MarkProcessing; at most MaxAttempts
 
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -70,9 +71,10 @@ type Store interface {
 	// ListUploads returns the owner's uploads, newest first, with IDs
 	// strictly older than cursor when it is not empty.
 	ListUploads(ctx context.Context, owner, cursor string, limit int) ([]*Upload, error)
-	// MarkProcessing moves a pending or failed upload to processing and
-	// records the verified content type and size. It reports whether the
-	// row changed; an upload already processing or ready is left alone.
+	// MarkProcessing moves a pending upload, or one that failed for a
+	// Retryable reason with fewer than MaxAttempts runs, to processing,
+	// counts the attempt and records the verified content type and size.
+	// It reports whether the row changed; any other upload is left alone.
 	MarkProcessing(ctx context.Context, id, contentType string, bytes int64) (bool, error)
 	// MarkReady replaces the upload's variants and sets it ready.
 	MarkReady(ctx context.Context, u *Upload) error

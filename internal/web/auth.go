@@ -23,6 +23,9 @@ const (
 // identity is who is asking: an API token's owner or a browser session's.
 type identity struct {
 	Owner string
+	// Anonymous is a browser session anyone can make: a client that drops
+	// its cookie becomes a new owner on every request.
+	Anonymous bool
 }
 
 func ownerOf(ctx context.Context) identity {
@@ -54,7 +57,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			if !ok {
 				owner = s.newSession(w)
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerKey, identity{Owner: owner})))
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerKey, identity{Owner: owner, Anonymous: true})))
 			return
 		}
 		next.ServeHTTP(w, r)

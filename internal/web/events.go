@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -11,11 +12,36 @@ import (
 	"uploader/internal/upload"
 )
 
+// How often a stream reads its row without being told of a change: the
+// safety net for a lost pub/sub message, or the only way without Redis.
+const (
+	streamFallback = 3 * time.Second
+	streamPoll     = 250 * time.Millisecond // no StatusWatcher at all
+	streamPing     = 25 * time.Second       // a comment line, so proxies keep an idle stream open
+)
+
 // uploadEvents handles GET /uploads/{id}/events: a Server-Sent Events stream
 // that sends the upload's JSON whenever it changes and ends once it is
-// ready or failed. Clients fall back to polling the JSON when it breaks.
+// ready or failed. Clients fall back to polling the JSON when it breaks,
+// or when they hold too many streams already (429).
 func (s *Server) uploadEvents(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
+	owner := ownerOf(r.Context()).Owner
+	release, full := s.streams.enter(owner, ipKey(s.proxies.clientIP(r)))
+	if release == nil {
+		w.Header().Set("Retry-After", strconv.Itoa(int(streamFallback/time.Second)))
+		limit := s.streams.perOwner
+		if full == "address" {
+			limit = s.streams.perIP
+		}
+		writeJSON(w, http.StatusTooManyRequests, errorBody{errorDetail{upload.ERATELIMIT, fmt.Sprintf(
+			"Too many status streams open from your %s (at most %d); poll %s instead.", full, limit, "/api/uploads/"+id)}})
+		return nil
+	}
+	defer release()
+	// Subscribe before the first read, so no change falls between them.
+	changed, unsubscribe := s.watch(id)
+	defer unsubscribe()
 	u, err := s.ownUpload(r.Context(), id)
 	if err != nil {
 		return err
@@ -33,8 +59,14 @@ func (s *Server) uploadEvents(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	deadline := time.NewTimer(5 * time.Minute) // the client reconnects after this
 	defer deadline.Stop()
-	tick := time.NewTicker(250 * time.Millisecond)
+	every := streamFallback
+	if s.status == nil {
+		every = streamPoll
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
+	ping := time.NewTicker(streamPing)
+	defer ping.Stop()
 	var last []byte
 	for {
 		body, _ := json.Marshal(s.toJSON(u))
@@ -48,14 +80,25 @@ func (s *Server) uploadEvents(w http.ResponseWriter, r *http.Request) error {
 		if u.Status == upload.StatusReady || u.Status == upload.StatusFailed {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-s.closing:
-			return nil // the browser reconnects to another process, or polls
-		case <-deadline.C:
-			return nil
-		case <-tick.C:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.closing:
+				return nil // the browser reconnects to another process, or polls
+			case <-deadline.C:
+				return nil
+			case <-ping.C:
+				if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+					return nil
+				}
+				flusher.Flush()
+			case <-changed:
+				break wait
+			case <-tick.C:
+				break wait
+			}
 		}
 		if u, err = s.store.Upload(ctx, id); err != nil {
 			fmt.Fprintf(w, "event: error\ndata: {}\n\n")

@@ -1,12 +1,9 @@
 package web
 
 import (
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
-	"syscall"
 	"testing"
 
 	"uploader/internal/upload"
@@ -57,19 +54,19 @@ func TestNormalizeType(t *testing.T) {
 	}
 }
 
-func TestClassifyOutages(t *testing.T) {
-	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+// TestErrorStatus: the web layer only maps codes; the adapters chose them.
+func TestErrorStatus(t *testing.T) {
 	cases := []struct {
 		err  error
 		want int
 	}{
-		{fmt.Errorf("sqlstore: get upload x: %w", refused), 503},
-		{fmt.Errorf("sqlstore: %w", driver.ErrBadConn), 503},
+		{upload.Wrap(upload.EUNAVAILABLE, "down", errors.New("dial tcp: connection refused")), 503},
 		{errors.New("a bug"), 500},
 		{upload.Errorf(upload.ENOTFOUND, "gone"), 404},
+		{fmt.Errorf("wrapped: %w", upload.Errorf(upload.ECONFLICT, "failed for good")), 409},
 	}
 	for _, c := range cases {
-		if got := ErrorStatus(classify(c.err)); got != c.want {
+		if got := ErrorStatus(c.err); got != c.want {
 			t.Errorf("%v: %d, want %d", c.err, got, c.want)
 		}
 	}

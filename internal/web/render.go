@@ -103,9 +103,9 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data any
 }
 
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
-	err = classify(err)
-	s.logError(r, err)
 	st := ErrorStatus(err)
+	s.logError(r, st, err)
+	retryAfter(w, st)
 	data := errorPage{layout: s.layout(r, http.StatusText(st)), Status: st, Message: upload.ErrorMessage(err)}
 	if rerr := s.render(w, st, "error", data); rerr != nil {
 		s.logger(r).Error("render error page", "err", rerr)

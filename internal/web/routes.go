@@ -14,7 +14,11 @@ import (
 // Handler returns the whole route table.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.RealIP, s.requestLog, middleware.Recoverer, s.securityHeaders)
+	// Cookie- and basic-auth-authenticated state changes must come from our
+	// own origin: a browser sends cached credentials along with a form
+	// another site posts.
+	sameOrigin := http.NewCrossOriginProtection().Handler
+	r.Use(s.bodyDeadline, middleware.RequestID, s.requestLog, middleware.Recoverer, s.securityHeaders)
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/static/*", s.serveStatic)
@@ -24,18 +28,17 @@ func (s *Server) Handler() http.Handler {
 	}
 
 	r.Group(func(r chi.Router) {
-		// Cookie-authenticated state changes must come from our own origin.
-		r.Use(http.NewCrossOriginProtection().Handler, s.authenticate, s.requireOwner)
+		r.Use(sameOrigin, s.authenticate, s.requireOwner)
 
 		r.Get("/uploads/{id}/events", s.api(s.uploadEvents)) // a stream: no deadline
 
 		r.Group(func(r chi.Router) {
 			r.Use(apiDeadline(15 * time.Second))
 
-			r.Get("/", s.page(s.index))
+			r.With(s.limitByIP).Get("/", s.page(s.index))
 			r.Get("/uploads", s.page(s.gallery))
 			r.Get("/uploads/{id}", s.page(s.showUploadPage))
-			r.Get("/uploads/{id}/uploaded", s.page(s.uploaded))
+			r.With(s.limitPresign).Get("/uploads/{id}/uploaded", s.page(s.uploaded))
 			r.Post("/uploads/{id}/delete", s.page(s.deleteUploadPage))
 
 			r.With(s.limitPresign).Post("/api/uploads", s.api(s.createUpload))
@@ -46,7 +49,7 @@ func (s *Server) Handler() http.Handler {
 		})
 	})
 	if s.admin != nil {
-		r.With(s.adminOnly).Handle("/admin/queues*", s.admin)
+		r.With(sameOrigin, s.adminOnly).Handle("/admin/queues*", s.admin)
 	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		err := upload.Errorf(upload.ENOTFOUND, "There is no page at %s.", r.URL.Path)

@@ -4,21 +4,14 @@ package web
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
-	"io"
-	"net"
-	"sync"
-	"syscall"
-
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/jackc/pgx/v5/pgconn"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"uploader/internal/cdn"
@@ -50,6 +43,9 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// defaultProfile is the profile of a request that names none.
+const defaultProfile = "photo"
+
 // Config is the web role's part of the configuration.
 type Config struct {
 	AppURL         string // public origin, e.g. https://uploads.example.com
@@ -60,10 +56,21 @@ type Config struct {
 	UploadExpires  time.Duration
 	S3Origin       string // scheme://host of the S3 POST endpoint, for the CSP
 	ServeCDN       bool   // serve variants/ at /cdn/ (development only)
-	DefaultProfile string
 
 	PresignPerMinute   int // per owner
 	PresignPerMinuteIP int // per client IP
+
+	// TrustedProxies (TRUSTED_PROXIES) names the hops whose X-Forwarded-For
+	// is believed: CIDRs, addresses, or "heroku". Empty trusts none.
+	TrustedProxies string
+
+	// BodyTimeout (HTTP_BODY_TIMEOUT) is the longest a client may take to
+	// send a request body; 0 means 10 s.
+	BodyTimeout time.Duration
+
+	// StreamsPerOwner and StreamsPerIP (EVENT_STREAMS_PER_OWNER,
+	// EVENT_STREAMS_PER_IP) cap the open event streams; 0 means 8 and 32.
+	StreamsPerOwner, StreamsPerIP int
 
 	AdminUser, AdminPassword string // guard Admin; both empty = no admin surface
 }
@@ -85,6 +92,9 @@ type Server struct {
 	cdnCache Invalidator
 
 	ownerLimit, ipLimit *limiter
+	proxies             proxies
+	streams             *streamGate
+	status              StatusWatcher
 
 	closing     chan struct{} // closed when the HTTP server starts shutting down
 	closingOnce sync.Once
@@ -102,6 +112,8 @@ type Deps struct {
 	Logger   *slog.Logger
 	Admin    http.Handler // the queue dashboard (asynqmon), mounted at /admin/queues; may be nil
 	CDNCache Invalidator  // may be nil: nothing to invalidate
+
+	Status StatusWatcher // may be nil: event streams then poll the database
 }
 
 // New parses the templates (a broken template fails here, not on a request)
@@ -111,11 +123,8 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.Config.DefaultProfile == "" {
-		d.Config.DefaultProfile = "photo"
-	}
-	if _, ok := d.Profiles[d.Config.DefaultProfile]; !ok {
-		return nil, fmt.Errorf("web: default profile %q is not defined", d.Config.DefaultProfile)
+	if _, ok := d.Profiles[defaultProfile]; !ok {
+		return nil, fmt.Errorf("web: the default profile %q is not defined", defaultProfile)
 	}
 	if len(d.Config.SessionSecret) < 16 {
 		return nil, errors.New("web: session secret shorter than 16 bytes")
@@ -127,9 +136,14 @@ func New(d Deps) (*Server, error) {
 		closing:    make(chan struct{}),
 		ownerLimit: newLimiter(max(1, d.Config.PresignPerMinute)),
 		ipLimit:    newLimiter(max(1, d.Config.PresignPerMinuteIP)),
+		streams:    newStreamGate(d.Config.StreamsPerOwner, d.Config.StreamsPerIP),
+		status:     d.Status,
 	}
 	if d.Admin != nil && (d.Config.AdminUser == "" || d.Config.AdminPassword == "") {
 		return nil, errors.New("web: the admin surface needs ADMIN_USER and ADMIN_PASSWORD")
+	}
+	if s.proxies, err = parseProxies(d.Config.TrustedProxies); err != nil {
+		return nil, err
 	}
 	for _, t := range d.Config.APITokens {
 		sum := sha256.Sum256([]byte(t))
@@ -189,28 +203,20 @@ func ErrorStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-// classify gives an unexpected error the code EUNAVAILABLE when it is a
-// dependency (database, Redis, S3) that could not be reached: the client
-// should retry, and a 503 with Retry-After says so, where a 500 would not.
-func classify(err error) error {
-	if upload.ErrorCode(err) != upload.EINTERNAL || !transient(err) {
-		return err
+// logError logs the cause of every answer of ours that is a 5xx, with the
+// request id (the logger's), so that an operator can find why; the client
+// sees only the error's safe message. The store adapters decided the code
+// (an outage is EUNAVAILABLE); this layer only maps it.
+func (s *Server) logError(r *http.Request, status int, err error) {
+	if status >= 500 {
+		s.logger(r).Error("request failed", "status", status, "code", upload.ErrorCode(err), "err", err)
 	}
-	return fmt.Errorf("%w (%v)", &upload.Error{Code: upload.EUNAVAILABLE,
-		Message: "The service is briefly unavailable; please retry in a moment."}, err)
 }
 
-func transient(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
-		errors.Is(err, sql.ErrConnDone)
-}
-
-func (s *Server) logError(r *http.Request, err error) {
-	if c := upload.ErrorCode(err); c == upload.EINTERNAL || c == upload.EUNAVAILABLE {
-		s.logger(r).Error("request failed", "err", err)
+// retryAfter tells a client when to retry an answer it may retry.
+func retryAfter(w http.ResponseWriter, status int) {
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "2")
 	}
 }
 
@@ -224,12 +230,9 @@ type errorDetail struct {
 }
 
 func (s *Server) errorJSON(w http.ResponseWriter, r *http.Request, err error) {
-	err = classify(err)
-	s.logError(r, err)
 	st := ErrorStatus(err)
-	if st == http.StatusServiceUnavailable || st == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "2")
-	}
+	s.logError(r, st, err)
+	retryAfter(w, st)
 	writeJSON(w, st, errorBody{errorDetail{upload.ErrorCode(err), upload.ErrorMessage(err)}})
 }
 
@@ -248,7 +251,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decodeJSON reads a small JSON body into v.
 func decodeJSON(r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<10))
-	if err := dec.Decode(v); err != nil {
+	if err := dec.Decode(v); errors.Is(err, errSlowBody) {
+		return upload.Errorf(upload.EINVALID, "The request body arrived too slowly; send it all at once.")
+	} else if err != nil {
 		return upload.Errorf(upload.EINVALID, "The request body is not valid JSON: %v", err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -47,6 +48,10 @@ func (s *Server) complete(ctx context.Context, u *upload.Upload) (upload.Status,
 			return "", err
 		}
 		return u.Status, nil
+	case upload.StatusFailed:
+		if err := retryRefusal(u); err != nil {
+			return "", err
+		}
 	}
 	info, err := s.objects.Head(ctx, upload.IncomingKey(u.ID))
 	if upload.ErrorCode(err) == upload.ENOTFOUND {
@@ -58,7 +63,7 @@ func (s *Server) complete(ctx context.Context, u *upload.Upload) (upload.Status,
 		}
 		return "", upload.Errorf(upload.ECONFLICT, "The file has not arrived in storage yet; upload it to the given URL first.")
 	} else if err != nil {
-		return "", upload.Errorf(upload.EUNAVAILABLE, "Storage did not answer; please retry in a moment.")
+		return "", err // the S3 adapter said whether it is an outage
 	}
 	// The policy already enforced these; checking again guards against a
 	// policy signed with other limits, or an object written another way.
@@ -68,8 +73,25 @@ func (s *Server) complete(ctx context.Context, u *upload.Upload) (upload.Status,
 	if normalizeType(info.ContentType) != u.DeclaredType {
 		return "", upload.Errorf(upload.ECONFLICT, "The stored file's type %q is not the declared %q.", info.ContentType, u.DeclaredType)
 	}
-	if _, err := s.store.MarkProcessing(ctx, u.ID, u.DeclaredType, info.Size); err != nil {
+	changed, err := s.store.MarkProcessing(ctx, u.ID, u.DeclaredType, info.Size)
+	if err != nil {
 		return "", err
+	}
+	if !changed {
+		// Another complete (or the worker) got there first: answer with
+		// what the row says now.
+		now, err := s.store.Upload(ctx, u.ID)
+		if err != nil {
+			return "", err
+		}
+		if now.Status == upload.StatusFailed {
+			if err := retryRefusal(now); err != nil {
+				return "", err
+			}
+		}
+		if now.Status != upload.StatusProcessing {
+			return now.Status, nil
+		}
 	}
 	if err := s.jobs.EnqueueProcess(ctx, u.ID, prof); err != nil {
 		log.Warn("enqueue failed; the reconciler will retry", "err", err)
@@ -77,6 +99,20 @@ func (s *Server) complete(ctx context.Context, u *upload.Upload) (upload.Status,
 	}
 	log.Info("upload complete; job queued", "bytes", info.Size)
 	return upload.StatusProcessing, nil
+}
+
+// retryRefusal says why a failed upload may not be processed again, or
+// returns nil when it may: a final failure would fail the same way, and a
+// transient one gets upload.MaxAttempts runs in all.
+func retryRefusal(u *upload.Upload) error {
+	if !upload.Retryable(u.ErrorCode) {
+		return upload.Errorf(upload.ECONFLICT, "This upload failed and trying again cannot change that: %s Upload a different file.",
+			strings.TrimSpace(u.ErrorMessage))
+	}
+	if u.Attempts >= upload.MaxAttempts {
+		return upload.Errorf(upload.ECONFLICT, "This upload failed %d times; upload the file again as a new upload.", u.Attempts)
+	}
+	return nil
 }
 
 // ownUpload loads an upload of the caller. Another owner's upload answers

@@ -40,10 +40,10 @@ func (s *Server) deleteUploadPage(w http.ResponseWriter, r *http.Request) error 
 // be orphans.
 func (s *Server) remove(ctx context.Context, u *upload.Upload) error {
 	if err := s.objects.Delete(ctx, upload.IncomingKey(u.ID), upload.OriginalKey(u.ID)); err != nil {
-		return upload.Errorf(upload.EUNAVAILABLE, "Storage did not answer; please retry the delete.")
+		return err
 	}
 	if err := s.objects.DeletePrefix(ctx, upload.VariantDir(u.ID)); err != nil {
-		return upload.Errorf(upload.EUNAVAILABLE, "Storage did not answer; please retry the delete.")
+		return err
 	}
 	if err := s.store.DeleteUpload(ctx, u.ID); err != nil && upload.ErrorCode(err) != upload.ENOTFOUND {
 		return err

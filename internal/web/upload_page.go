@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -20,6 +21,11 @@ func (s *Server) showUploadPage(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, http.StatusOK, "upload", uploadPage{layout: s.layout(r, v.Filename), Upload: v, Refresh: !v.Done})
 }
 
+// uploadedGrace is how long after its policy lapsed a no-JS redirect link
+// still works. S3 checks the policy's expiry when the POST starts, and a
+// large file on a slow line can take a long time to arrive after that.
+const uploadedGrace = time.Hour
+
 // uploaded handles GET /uploads/{id}/uploaded, where S3 redirects a form
 // posted without JavaScript. The signature proves the index page issued
 // this ID to this visitor; the row is created now, then completed.
@@ -31,6 +37,10 @@ func (s *Server) uploaded(w http.ResponseWriter, r *http.Request) error {
 	want := s.sign(uploadedClaim(id, owner, q.Get("profile"), exp))
 	if !upload.ValidID(id) || !hmac.Equal([]byte(want), []byte(q.Get("sig"))) {
 		return upload.Errorf(upload.ENOTFOUND, "This upload link is not valid for you.")
+	}
+	if lapsed := time.Unix(exp, 0).Add(uploadedGrace); s.now().After(lapsed) {
+		return upload.Errorf(upload.EEXPIRED, "This upload link expired at %s; please go back and upload the file again.",
+			lapsed.UTC().Format("15:04 UTC on 2 January"))
 	}
 	prof, err := s.profile(q.Get("profile"))
 	if err != nil {

@@ -97,14 +97,14 @@ func (s *Server) presign(ctx context.Context, u *upload.Upload, prof upload.Prof
 	}
 	post, err := s.objects.PresignPost(ctx, p)
 	if err != nil {
-		return nil, upload.Errorf(upload.EUNAVAILABLE, "Could not prepare the upload; please retry in a moment.")
+		return nil, err
 	}
 	return post, nil
 }
 
 func (s *Server) profile(name string) (upload.Profile, error) {
 	if name == "" {
-		name = s.cfg.DefaultProfile
+		name = defaultProfile
 	}
 	p, ok := s.profiles[name]
 	if !ok {
