@@ -4,11 +4,16 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/disintegration/imaging"
+
+	"uploader/internal/upload"
 )
 
 // photo12MP is a 4000×3000 JPEG at quality 90, made once per test binary.
@@ -142,6 +147,48 @@ func BenchmarkEncode(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := encode(m, ct, 82, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkProcessPhoto12MPWithAVIF is the built-in photo job with "avif"
+// added to every variant: next to BenchmarkProcessPhoto12MP it gives the
+// cost of AVIF output (README, "AVIF output").
+func BenchmarkProcessPhoto12MPWithAVIF(b *testing.B) {
+	p := photoProfile
+	p.Variants = slices.Clone(p.Variants)
+	for i := range p.Variants {
+		p.Variants[i].Formats = append(slices.Clone(p.Variants[i].Formats), upload.FormatAVIF)
+	}
+	data := photo12MP()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Process(context.Background(), data, p, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeHEIF decodes the 12 MP photo after vips converted it to
+// HEIC and to AVIF (the container read, the WebAssembly decoder and the
+// colour step; no resizing).
+func BenchmarkDecodeHEIF(b *testing.B) {
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in.jpg"), photo12MP(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for _, ext := range []string{"heic", "avif"} {
+		data := convertFile(b, "vips", dir, "in.jpg", ext)
+		b.Run(ext, func(b *testing.B) {
+			ct, cfg, err := Limits{}.Check(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := decode(ct, data, cfg, 0); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -52,6 +52,12 @@ func kindOf(ct string) string {
 		return "GIF"
 	case TypeWebP:
 		return "WebP"
+	case TypeHEIC:
+		return "HEIC"
+	case TypeHEIF:
+		return "HEIF"
+	case TypeAVIF:
+		return "AVIF"
 	}
 	return ct
 }
@@ -149,6 +155,9 @@ func decodeConfig(ct string, data []byte) (cfg image.Config, err error) {
 		cfg, err = gif.DecodeConfig(r)
 	case TypeWebP:
 		cfg, err = webp.DecodeConfig(r)
+	case TypeHEIC, TypeHEIF, TypeAVIF:
+		cfg, _, err = heifConfig(ct, data)
+		return cfg, err
 	default:
 		return cfg, upload.Errorf(upload.EUNSUPPORTED, "This file is not an image we accept; %s", acceptedTypes)
 	}
@@ -189,6 +198,9 @@ func decode(ct string, data []byte, cfg image.Config, shift uint) (img image.Ima
 	case TypeWebP:
 		shift = 0
 		img, err = webp.Decode(r)
+	case TypeHEIC, TypeHEIF, TypeAVIF:
+		// Checked against the container's size inside; no shrink-on-load.
+		return decodeHEIF(ct, data, cfg)
 	default:
 		return nil, upload.Errorf(upload.EUNSUPPORTED, "This file is not an image we accept; %s", acceptedTypes)
 	}
