@@ -61,7 +61,7 @@ func hpass(pix []uint8, off, stride, h int, t taps, dw int, out []uint8) {
 }
 
 // resizeYCbCr resamples a decoded JPEG (or lossy WebP) straight from its
-// planes to a dw×dh opaque NRGBA, with the same Catmull-Rom filter as
+// planes to a dw×dh opaque NRGBA, with the same Lanczos-3 filter as
 // resizeOpaque. Working on the planes means luma is filtered at full
 // resolution but chroma at its stored, usually quarter, resolution, and the
 // colour conversion happens once per output pixel instead of once per

@@ -81,8 +81,25 @@ func div(a, b int32) int32 {
 }
 
 // Encode writes the opaque image m to w as a 4:2:0 progressive JPEG at the
-// given quality (1–100, image/jpeg's scale).
+// given quality (1–100, image/jpeg's scale), with exactly image/jpeg's
+// coefficients.
 func Encode(w io.Writer, m *image.RGBA, quality int) error {
+	return EncodeWith(w, m, Options{Quality: quality})
+}
+
+// Options are EncodeWith's settings.
+type Options struct {
+	Quality int // 1–100, image/jpeg's scale
+	// Trellis chooses the AC coefficients of each block by
+	// rate-distortion optimisation (see trellis.go) instead of rounding:
+	// smaller files for a little more error, and no longer image/jpeg's
+	// coefficients.
+	Trellis bool
+}
+
+// EncodeWith is Encode with options.
+func EncodeWith(w io.Writer, m *image.RGBA, opt Options) error {
+	quality := opt.Quality
 	b := m.Bounds()
 	if b.Dx() >= 1<<16 || b.Dy() >= 1<<16 {
 		return errors.New("jpegenc: image is too large to encode")
@@ -102,7 +119,7 @@ func Encode(w io.Writer, m *image.RGBA, quality int) error {
 		}
 	}
 
-	comps := transform(m, &quant)
+	comps := transform(m, &quant, opt.Trellis)
 
 	bw, ok := w.(*bufio.Writer)
 	if !ok {
@@ -137,7 +154,7 @@ var scans = []struct{ comp, ss, se int }{{0, 1, 5}, {1, 1, 63}, {2, 1, 63}, {0, 
 
 // transform converts, subsamples, transforms and quantizes every MCU, in
 // parallel by rows of MCUs.
-func transform(m *image.RGBA, quant *[2][blockSize]byte) [3]coefs {
+func transform(m *image.RGBA, quant *[2][blockSize]byte, useTrellis bool) [3]coefs {
 	b := m.Bounds()
 	mw, mh := (b.Dx()+15)/16, (b.Dy()+15)/16
 	cw, ch := (b.Dx()+1)/2, (b.Dy()+1)/2
@@ -146,8 +163,14 @@ func transform(m *image.RGBA, quant *[2][blockSize]byte) [3]coefs {
 		{w: (cw + 7) / 8, h: (ch + 7) / 8, stride: mw, blocks: make([][blockSize]int16, mw*mh)},
 		{w: (cw + 7) / 8, h: (ch + 7) / 8, stride: mw, blocks: make([][blockSize]int16, mw*mh)},
 	}
-	store := func(dst *[blockSize]int16, blk *block, q *[blockSize]byte) {
+	weights := [2]trellisWeights{newTrellisWeights(&quant[0]), newTrellisWeights(&quant[1])}
+	store := func(dst *[blockSize]int16, blk *block, t int) {
 		fdct(blk)
+		q := &quant[t]
+		if useTrellis {
+			trellis(dst, blk, q, t, &weights[t])
+			return
+		}
 		for zig := range blockSize {
 			dst[zig] = int16(div(blk[unzig[zig]], 8*int32(q[zig])))
 		}
@@ -169,12 +192,12 @@ func transform(m *image.RGBA, quant *[2][blockSize]byte) [3]coefs {
 					for i := range 4 {
 						p := image.Pt(b.Min.X+16*mx+(i&1)*8, b.Min.Y+16*my+(i&2)*4)
 						rgbaToYCbCr(m, p, &yb, &cb[i], &cr[i])
-						store(comps[0].at(2*mx+i&1, 2*my+i>>1), &yb, &quant[0])
+						store(comps[0].at(2*mx+i&1, 2*my+i>>1), &yb, 0)
 					}
 					scaleBlock(&yb, &cb)
-					store(comps[1].at(mx, my), &yb, &quant[1])
+					store(comps[1].at(mx, my), &yb, 1)
 					scaleBlock(&yb, &cr)
-					store(comps[2].at(mx, my), &yb, &quant[1])
+					store(comps[2].at(mx, my), &yb, 1)
 				}
 			}
 		})
