@@ -68,6 +68,7 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 	out := fs.String("out", "", "internal: the output directory of -job")
 	rss := fs.Bool("rss", false, "internal: run the command after -- and print its peak RSS in KiB")
 	cpuprofile := fs.String("cpuprofile", "", "with -job: write a CPU profile of the job to this file")
+	instr := fs.Bool("instructions", false, "instead of timing: count the instructions of one job per side under valgrind (slow)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -114,6 +115,9 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 	vipsref, err := buildVipsref(ctx, dir)
 	if err != nil {
 		return err
+	}
+	if *instr {
+		return instructions(ctx, inputs, dir, vipsref, stdout)
 	}
 	optName := "off"
 	if opt.Optimizer != nil {
