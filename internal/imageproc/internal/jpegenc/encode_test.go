@@ -111,4 +111,11 @@ func BenchmarkEncode(b *testing.B) {
 			}
 		}
 	})
+	b.Run("progressive-optimized-trellis", func(b *testing.B) {
+		for b.Loop() {
+			if err := EncodeWith(&bytes.Buffer{}, m, Options{Quality: 82, Trellis: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

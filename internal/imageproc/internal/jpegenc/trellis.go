@@ -36,6 +36,11 @@ const (
 	lambdaLogScale2 = 16.5
 )
 
+var (
+	lambdaScale1 = float32(math.Exp2(lambdaLogScale1))
+	lambdaScale2 = float32(math.Exp2(lambdaLogScale2))
+)
+
 // acRate holds, per table (0 luma, 1 chroma), the code length of every AC
 // symbol run<<4|size in the standard tables.
 var acRate = func() (r [2][256]uint8) {
@@ -112,7 +117,7 @@ func trellis(dst *[blockSize]int16, blk *block, q *[blockSize]byte, t int, w *tr
 		norm += v * v
 	}
 	norm /= 63
-	lambda := float32(math.Exp2(lambdaLogScale1)) / (float32(math.Exp2(lambdaLogScale2)) + norm)
+	lambda := lambdaScale1 / (lambdaScale2 + norm)
 
 	var (
 		zeroDist [blockSize]float32 // distortion of coding 1..i all as zero
@@ -120,6 +125,8 @@ func trellis(dst *[blockSize]int16, blk *block, q *[blockSize]byte, t int, w *tr
 		runStart [blockSize]int8    // where that path's zero run before i began
 	)
 	const inf = float32(1e38)
+	var startBuf [blockSize]int8
+	starts := append(startBuf[:0], 0) // 0 and every nonzero position so far
 	for i := 1; i < blockSize; i++ {
 		v := blk[unzig[i]]
 		x := v
@@ -149,9 +156,14 @@ func trellis(dst *[blockSize]int16, blk *block, q *[blockSize]byte, t int, w *tr
 			d := float32(c*qq - x)
 			cand[k], dist[k] = c, d*d*wl
 		}
-		for j := 0; j < i; j++ {
-			if j != 0 && dst[j] == 0 {
-				continue // a path cannot end on a coefficient that is zero
+		// Paths can only come from the start or from a nonzero
+		// coefficient. Latest first: the distortion of zeroing everything
+		// between j and i only grows as j moves back, and once it alone
+		// exceeds the best cost found, no earlier j can win.
+		for n := len(starts) - 1; n >= 0; n-- {
+			j := int(starts[n])
+			if zeroDist[i-1]-zeroDist[j] >= cost[i] {
+				break
 			}
 			run := i - 1 - j
 			runBits := float32(run>>4) * float32(rate[0xf0])
@@ -175,6 +187,9 @@ func trellis(dst *[blockSize]int16, blk *block, q *[blockSize]byte, t int, w *tr
 					}
 				}
 			}
+		}
+		if dst[i] != 0 {
+			starts = append(starts, int8(i))
 		}
 	}
 	// Where to end the block: after the last nonzero coefficient that gives
