@@ -134,3 +134,30 @@ func jpegHasICC(data []byte) bool {
 	}
 	return false
 }
+
+// adobeRGBPhoto makes the tagged input: the first default photo converted
+// by libvips to Adobe RGB (1998) with the profile embedded, JPEG q95, as a
+// camera set to Adobe RGB would deliver it. Both sides must convert it
+// back to sRGB; the outputs are judged against the sRGB original.
+func adobeRGBPhoto(ctx context.Context, dir string) (*input, error) {
+	const profile = "/usr/share/color/icc/compatibleWithAdobeRGB1998.icc"
+	if _, err := os.Stat(profile); err != nil {
+		return nil, fmt.Errorf("%s is missing: install Debian package icc-profiles-free", profile)
+	}
+	src := defaultPhotos[0].path
+	out := filepath.Join(dir, "adobergb.jpg")
+	if b, err := exec.CommandContext(ctx, "vips", "icc_transform", src, out+"[Q=95]", profile, "--input-profile", "srgb").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("vips icc_transform: %w: %s", err, b)
+	}
+	ins, err := photoInputs(out)
+	if err != nil {
+		return nil, err
+	}
+	in := ins[0]
+	if !in.tagged {
+		return nil, errors.New("vips icc_transform wrote no profile into " + out)
+	}
+	in.name = strings.Replace(in.name, "adobergb", "RainDrops AdobeRGB", 1)
+	in.ref = src
+	return in, nil
+}

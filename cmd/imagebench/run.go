@@ -44,7 +44,8 @@ type input struct {
 	name   string
 	w, h   int
 	path   string
-	tagged bool // carries an ICC profile
+	tagged bool   // carries an ICC profile
+	ref    string // the sRGB original the outputs are judged against, if not path
 }
 
 // sideNote qualifies a side's CPU row.
@@ -64,6 +65,7 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 	jobs := fs.Int("jobs", 2, "photo jobs per batch, two at a time")
 	photos := fs.String("photos", "", "comma-separated JPEG photos (default: the three from the Debian wallpaper packages)")
 	cli := fs.Bool("cli", true, "also time the 4-process vipsthumbnail form")
+	tagged := fs.Bool("tagged", true, "with the default photos, add an Adobe RGB copy of the first, made by libvips, so both sides convert colour")
 	optimize := fs.Bool("optimize", true, "run the optimizer tools found on PATH, as production does")
 	keep := fs.String("dir", "", "work in this directory and keep it (default: a temporary one, removed at the end)")
 	child := fs.Bool("job", false, "internal: run one of our photo jobs on -in into -out, for the RSS figure")
@@ -118,6 +120,13 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 	vipsref, err := buildVipsref(ctx, dir)
 	if err != nil {
 		return err
+	}
+	if *photos == "" && *tagged {
+		in, err := adobeRGBPhoto(ctx, dir)
+		if err != nil {
+			return err
+		}
+		inputs = append(inputs, in)
 	}
 	if *instr {
 		return instructions(ctx, inputs, dir, vipsref, stdout)
@@ -387,7 +396,11 @@ func (o outQuality) qualityTarget() row {
 // original (a centre crop first for the square): the lossless renditions
 // judge the resizers, the JPEGs and WebPs what is delivered.
 func quality(in *input, oursDir, vipsDir, oursPNG, vipsPNG string) ([]outQuality, error) {
-	data, err := os.ReadFile(in.path)
+	ref := in.path
+	if in.ref != "" {
+		ref = in.ref
+	}
+	data, err := os.ReadFile(ref)
 	if err != nil {
 		return nil, err
 	}
