@@ -5,7 +5,7 @@ TESTFLAGS ?= -count=1 -timeout 20m
 RACE ?= -race
 FUZZTIME ?= 15s
 
-.PHONY: dev test test-go test-wasm test-fuzz test-faults deps services build bench vet lint staticcheck tidy
+.PHONY: dev test test-go test-wasm test-fuzz test-faults deps bench-deps services build bench vet lint staticcheck tidy
 
 ## dev: run web + worker on embedded S3, Redis and SQLite; prints the URL to open
 dev:
@@ -59,9 +59,15 @@ test-fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzProcess$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./internal/imageproc/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./internal/imageproc/internal/jpegscale/
 
-## bench: the image job next to libvips, the service next to hello-world
-## net/http (ratios from one run), then the Go benchmarks of each stage
-bench: deps services
+## bench-deps: what make bench adds: cc, libvips-dev, the wallpaper photos
+bench-deps:
+	@bash scripts/ensure-bench-deps.sh
+
+## bench: the image job next to libvips in-process on real photos, the
+## service next to hello-world net/http (ratios from one run), then the Go
+## benchmarks of each stage (BENCHTIME each, default 1s)
+BENCHTIME ?= 1s
+bench: deps bench-deps services
 	$(GO) run ./cmd/imagebench
 	$(GO) run ./cmd/servicebench
-	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1x ./internal/...
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./internal/...

@@ -32,6 +32,11 @@ func outputFormat(format string, alpha bool) (ct, ext string) {
 	return TypeJPEG, "jpg"
 }
 
+// trellisQualityStep is how much higher than the spec's quality the JPEG
+// quantizers are set when trellis quantization is on, so that the SSIM
+// delivered matches rounding's at the spec's quality.
+const trellisQualityStep = 1
+
 // encode writes m in the given type. Encoding from pixels is also what
 // strips metadata: none of these encoders writes EXIF, XMP, ICC or text.
 func encode(m *image.NRGBA, ct string, quality int, alpha bool) ([]byte, error) {
@@ -44,9 +49,13 @@ func encode(m *image.NRGBA, ct string, quality int, alpha bool) ([]byte, error) 
 		if alpha {
 			src = flatten(m)
 		}
-		// Progressive with optimized Huffman tables, the same pixels as
-		// image/jpeg: what jpegtran used to make of its output, in one step.
-		err = jpegenc.Encode(&buf, asRGBA(src), quality)
+		// Progressive with optimized Huffman tables and trellis
+		// quantization. Trellis costs about 0.0006 SSIM at the same
+		// quality for 9–11% fewer bytes; one quality step buys the SSIM
+		// back, so a spec's quality delivers what libjpeg's does at that
+		// quality, 4–6% smaller (cmd/imagebench measures it against
+		// libvips).
+		err = jpegenc.EncodeWith(&buf, asRGBA(src), jpegenc.Options{Quality: min(100, quality+trellisQualityStep), Trellis: true})
 	case TypePNG:
 		enc := png.Encoder{CompressionLevel: png.DefaultCompression}
 		if alpha {
