@@ -18,28 +18,31 @@ import (
 	"uploader/internal/upload"
 )
 
-// outputs are the four renditions of the photo job, as file names in a job's
-// output directory. Both sides write the same names, so everything after the
-// job (sizes, SSIM) treats them alike.
+// outputs are the four renditions of the photo job, by spec name. Both
+// sides write <name>.jpg and <name>.webp (and <name>.png in the lossless
+// run) into a job's directory, so everything after the job treats them
+// alike.
 var outputs = []struct {
 	name   string
 	size   int
 	square bool
 }{
-	{"w2048.jpg", 2048, false},
-	{"w1024.jpg", 1024, false},
-	{"w320.jpg", 320, false},
-	{"thumb150.jpg", 150, true},
+	{"w2048", 2048, false},
+	{"w1024", 1024, false},
+	{"w320", 320, false},
+	{"thumb150", 150, true},
 }
 
-// jpegPhotoProfile is the production photo profile with every variant
-// restricted to JPEG, the one format both sides write.
-func jpegPhotoProfile() upload.Profile { return photoProfileAs(upload.FormatJPEG) }
+// photoProfile is the production photo profile: each size as JPEG with a
+// WebP beside it.
+func photoProfile() upload.Profile {
+	return upload.DefaultProfiles(imageproc.DefaultMaxPixels)["photo"]
+}
 
-// photoProfileAs is the production photo profile with every variant written
-// in one format only.
+// photoProfileAs is the production photo profile with every variant
+// written in one format only.
 func photoProfileAs(format string) upload.Profile {
-	p := upload.DefaultProfiles(imageproc.DefaultMaxPixels)["photo"]
+	p := photoProfile()
 	vs := make([]upload.VariantSpec, len(p.Variants))
 	for i, v := range p.Variants {
 		v.Formats = []string{format}
@@ -49,10 +52,15 @@ func photoProfileAs(format string) upload.Profile {
 	return p
 }
 
+// jpegPhotoProfile is the photo profile restricted to JPEG.
+func jpegPhotoProfile() upload.Profile { return photoProfileAs(upload.FormatJPEG) }
+
 // losslessJob writes both sides' four renditions as PNG, so the resizers
-// can be compared with the reference without JPEG's own loss in the way.
-// Ours go through Process exactly as the JPEG job does, up to the encoder.
-func losslessJob(ctx context.Context, in, oursDir, vipsDir string) error {
+// can be compared with the reference without the encoders' loss in the
+// way. Ours go through Process exactly as the real job does, up to the
+// encoder; libvips's through vipsref -png, the same pipeline as its real
+// job.
+func losslessJob(ctx context.Context, vipsref, in, oursDir, vipsDir string) error {
 	data, err := os.ReadFile(in)
 	if err != nil {
 		return err
@@ -66,21 +74,16 @@ func losslessJob(ctx context.Context, in, oursDir, vipsDir string) error {
 			return err
 		}
 	}
-	for _, args := range vipsArgs(in, vipsDir) {
-		args[len(args)-1] = strings.Replace(args[len(args)-1], ".jpg[Q=82,strip]", ".png[strip]", 1)
-		if out, err := exec.CommandContext(ctx, "vipsthumbnail", args...).CombinedOutput(); err != nil {
-			return fmt.Errorf("vipsthumbnail %v: %w: %s", args, err, out)
-		}
-	}
-	return nil
+	_, _, err = vipsrefBatch(ctx, vipsref, in, vipsDir, 1, true)
+	return err
 }
 
-// runner does one photo job: read in, write the four outputs into dir.
+// runner does one photo job: read in, write the outputs into dir.
 type runner func(ctx context.Context, in, dir string) error
 
 // ourJob runs Process as the worker does and writes its outputs.
 func ourJob(opt imageproc.Options) runner {
-	p := jpegPhotoProfile()
+	p := photoProfile()
 	return func(ctx context.Context, in, dir string) error {
 		data, err := os.ReadFile(in)
 		if err != nil {
@@ -99,43 +102,39 @@ func ourJob(opt imageproc.Options) runner {
 	}
 }
 
-// vipsArgs are the vipsthumbnail command lines for the four outputs: fit
-// inside a box for the widths, a centre crop for the square. strip drops
-// metadata like Process does.
-func vipsArgs(in, dir string) [][]string {
+// vipsArgs are the vipsthumbnail command lines of the command-line form:
+// one process per output, each decoding the source again, with the same
+// JPEG settings as vipsref (it writes no WebP), exporting to sRGB only
+// when the source carries a profile, as vipsref does.
+func vipsArgs(in *input, dir string) [][]string {
 	var cmds [][]string
 	for _, o := range outputs {
-		args := []string{in, "--size", strconv.Itoa(o.size)}
+		args := []string{in.path, "--size", fmt.Sprintf("%dx%d>", o.size, o.size)}
 		if o.square {
-			args = []string{in, "--size", fmt.Sprintf("%dx%d", o.size, o.size), "--smartcrop", "centre"}
+			args = []string{in.path, "--size", fmt.Sprintf("%dx%d", o.size, o.size), "--smartcrop", "centre"}
 		}
-		cmds = append(cmds, append(args, "-o", filepath.Join(dir, o.name)+"[Q=82,strip]"))
+		if in.tagged {
+			args = append(args, "--export-profile", "srgb")
+		}
+		cmds = append(cmds, append(args, "-o", filepath.Join(dir, o.name)+".jpg[Q=82,interlace,optimize_coding,strip]"))
 	}
 	return cmds
 }
 
-// vipsJob runs vipsthumbnail once per output. With measure set, each runs
-// under measureRSS and the largest peak RSS (KiB) of the four is returned.
-func vipsJob(ctx context.Context, in, dir string, measure bool) (maxRSS int64, err error) {
-	for _, args := range vipsArgs(in, dir) {
-		if measure {
-			rss, err := measureRSS(ctx, append([]string{"vipsthumbnail"}, args...))
-			if err != nil {
-				return 0, err
-			}
-			maxRSS = max(maxRSS, rss)
-			continue
-		}
-		if out, err := exec.CommandContext(ctx, "vipsthumbnail", args...).CombinedOutput(); err != nil {
-			return 0, fmt.Errorf("vipsthumbnail %v: %w: %s", args, err, out)
-		}
+// cliJob runs vipsthumbnail once per output.
+func cliJob(in *input) runner {
+	return func(ctx context.Context, _, dir string) error {
+		return cliRun(ctx, in, dir)
 	}
-	return maxRSS, nil
 }
 
-func vipsRunner(ctx context.Context, in, dir string) error {
-	_, err := vipsJob(ctx, in, dir, false)
-	return err
+func cliRun(ctx context.Context, in *input, dir string) error {
+	for _, args := range vipsArgs(in, dir) {
+		if out, err := exec.CommandContext(ctx, "vipsthumbnail", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("vipsthumbnail %v: %w: %s", args, err, out)
+		}
+	}
+	return nil
 }
 
 // maxRSSOf is a finished process's peak resident set in KiB (Linux reports

@@ -1,15 +1,21 @@
-// Command imagebench measures the image pipeline against libvips on the same
-// machine in the same run and prints one table of ratios against the targets
-// of issue 3: throughput of the four-output photo job, peak memory per job,
-// output bytes at equal SSIM, and lossless PNG size.
+// Command imagebench measures the photo job against libvips at its best,
+// on the same machine in the same run, and prints tables of ratios against
+// the targets of issue 14: CPU per job (children included), throughput
+// with 2 jobs on 2 cores, peak RSS, and bytes and SSIM of every output.
 //
-// It generates its inputs deterministically (a 12 MP and a 24 MP synthetic
-// photo, JPEG q90) into a temporary directory. The machine is assumed to be
-// shared and noisy, so ours and libvips's batches are interleaved, the
-// throughput ratio is the median of paired rounds, and only ratios from one
-// run are meant to be compared.
+// The reference is vipsref (vipsref/vipsref.c), built here with cc against
+// the system's libvips: vips_thumbnail_buffer with shrink-on-load for
+// w2048, the three smaller sizes made from those pixels, JPEG Q82
+// progressive with optimized Huffman tables, stripped, and WebP Q82 beside
+// each. The four-process vipsthumbnail form is timed beside it (-cli).
 //
-//	go run ./cmd/imagebench [-rounds 8] [-jobs 2] [-dir DIR]
+// The inputs are real photographs from Debian wallpaper packages
+// (scripts/ensure-bench-deps.sh installs them), or any JPEGs given with
+// -photos. The machine is assumed to be shared and noisy, so the sides'
+// batches are interleaved, the throughput ratio is the median of paired
+// rounds, and only ratios from one run are meant to be compared.
+//
+//	go run ./cmd/imagebench [-rounds 5] [-jobs 2] [-photos a.jpg,b.jpg] [-dir DIR]
 //
 // It exits 0 when targets are missed (it is a report) and non-zero only when
 // something fails to run.

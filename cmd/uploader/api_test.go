@@ -29,6 +29,19 @@ func TestAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("presign takes a HEIC's type from its name when the browser declares none", func(t *testing.T) {
+		for _, declared := range []string{"", "application/octet-stream"} {
+			p := a.presign(t, "IMG_0001.HEIC", declared, 1000, "photo")
+			if got := p.Upload.Fields["Content-Type"]; got != "image/heic" {
+				t.Errorf("declared %q: policy signed for Content-Type %q, want image/heic", declared, got)
+			}
+		}
+		var e apiError
+		if st := a.do(t, "POST", "/api/uploads", map[string]any{"filename": "notes.bin", "content_type": "application/octet-stream", "size": 10}, &e); st != 415 {
+			t.Errorf("octet-stream without an image extension: %d, want 415", st)
+		}
+	})
+
 	t.Run("presign refusals", func(t *testing.T) {
 		cases := []struct {
 			name   string
@@ -37,7 +50,7 @@ func TestAPI(t *testing.T) {
 			msg    string
 		}{
 			{"too large", map[string]any{"filename": "big.jpg", "content_type": "image/jpeg", "size": 31 << 20}, 413, "This file is 31 MB; the limit is 20 MB."},
-			{"html", map[string]any{"filename": "x.html", "content_type": "text/html", "size": 100}, 415, "This file is an HTML page; only JPEG, PNG, GIF and WebP images are accepted."},
+			{"html", map[string]any{"filename": "x.html", "content_type": "text/html", "size": 100}, 415, "This file is an HTML page; only JPEG, PNG, GIF, WebP, HEIC/HEIF and AVIF images are accepted."},
 			{"svg", map[string]any{"filename": "x.svg", "content_type": "image/svg+xml", "size": 100}, 415, "SVG"},
 			{"zero size", map[string]any{"filename": "x.jpg", "content_type": "image/jpeg", "size": 0}, 400, "size"},
 			{"unknown profile", map[string]any{"filename": "x.jpg", "content_type": "image/jpeg", "size": 10, "profile": "huge"}, 400, "avatar, photo"},

@@ -498,8 +498,8 @@ func TestBrowserRefusesBeforeUpload(t *testing.T) {
 	}
 	want := map[string]*regexp.Regexp{
 		"huge.jpg":  regexp.MustCompile(`^This file is 6 MB; the limit is 5 MB\.$`),
-		"notes.txt": regexp.MustCompile(`^This file is a TXT file; only JPEG, PNG, GIF and WebP images are accepted\.$`),
-		"page.html": regexp.MustCompile(`^This file is an HTML file; only JPEG, PNG, GIF and WebP images are accepted\.$`),
+		"notes.txt": regexp.MustCompile(`^This file is a TXT file; only JPEG, PNG, GIF, WebP, HEIC, HEIF and AVIF images are accepted\.$`),
+		"page.html": regexp.MustCompile(`^This file is an HTML file; only JPEG, PNG, GIF, WebP, HEIC, HEIF and AVIF images are accepted\.$`),
 	}
 	for _, it := range items {
 		re := want[it.Name]

@@ -355,15 +355,10 @@ func newWebServer(ctx context.Context, cfg config.Config, p *parts, log *slog.Lo
 // startWorker starts the asynq server with the image handler and the
 // reconciler, which runs once now and then every minute.
 func startWorker(ctx context.Context, cfg config.Config, p *parts, log *slog.Logger, cl *closers) error {
-	var maxPixels int64
-	for _, prof := range p.profiles {
-		maxPixels = max(maxPixels, prof.MaxPixels)
-	}
-	concurrency := jobs.Concurrency(cfg.WorkerConcurrency, cfg.WorkerMemoryMB, maxPixels)
-	if concurrency < cfg.WorkerConcurrency {
-		log.Warn("WORKER_CONCURRENCY lowered to fit WORKER_MEMORY_MB", "requested", cfg.WorkerConcurrency,
-			"concurrency", concurrency, "memory_mb", cfg.WorkerMemoryMB, "job_mb", jobs.JobMemory(maxPixels)>>20)
-	}
+	// Jobs are admitted by their estimated memory (jobs.MemoryBudget), so
+	// WORKER_CONCURRENCY can stay as asked: a large file waits for room.
+	concurrency := cfg.WorkerConcurrency
+	memory := jobs.NewMemoryBudget(cfg.WorkerMemoryMB)
 	// A soft limit makes the collector work harder before the dyno's
 	// hard limit is reached.
 	debug.SetMemoryLimit(int64(cfg.WorkerMemoryMB) << 20)
@@ -378,7 +373,7 @@ func startWorker(ctx context.Context, cfg config.Config, p *parts, log *slog.Log
 	mux := asynq.NewServeMux()
 	mux.Handle(jobs.TypeProcess, &jobs.ProcessHandler{
 		Store: store, Objects: p.objects, Profiles: p.profiles,
-		Optimizer: imageproc.NewOptimizer(cfg.OptimizeTimeout), Logger: log,
+		Optimizer: imageproc.NewOptimizer(cfg.OptimizeTimeout), Memory: memory, Logger: log,
 	})
 	mux.Handle(jobs.TypeReconcile, rec)
 	if err := srv.Start(mux); err != nil {

@@ -1,14 +1,21 @@
 package imageproc
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"image"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/disintegration/imaging"
+
+	"uploader/internal/imageproc/internal/jpegenc"
+	"uploader/internal/upload"
 )
 
 // photo12MP is a 4000×3000 JPEG at quality 90, made once per test binary.
@@ -142,6 +149,134 @@ func BenchmarkEncode(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := encode(m, ct, 82, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// benchPhotos are the real photographs cmd/imagebench compares with
+// libvips (scripts/ensure-bench-deps.sh installs them); the benchmarks
+// below skip the ones that are missing.
+var benchPhotos = []struct{ name, path string }{
+	{"2MP", "/usr/share/backgrounds/mate/nature/RainDrops.jpg"},
+	{"12MP", "/usr/share/backgrounds/sunset_by_Aitzol_Berasategi.jpg"},
+	{"20MP", "/usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg"},
+}
+
+// BenchmarkPhotoStages splits the photo job on real photographs into the
+// stages Process runs, so that a change to one shows where it went: the
+// decode at the reduction Process picks, the first resize from the
+// planes, the cascade for the other three sizes, and the JPEG encode of
+// all four (rounding and trellis). The WebP encode is cwebp's, a separate
+// process, and not here.
+func BenchmarkPhotoStages(b *testing.B) {
+	for _, ph := range benchPhotos {
+		data, err := os.ReadFile(ph.path)
+		if err != nil {
+			continue
+		}
+		ct, cfg, err := Limits{}.Check(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		top := planGeometry(photoProfile.Variants[0], cfg.Width, cfg.Height)
+		shift := loadShift(ct, top.full)
+		img, err := decode(ct, data, cfg, shift)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(ph.name+"/decode", func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := decode(ct, data, cfg, shift); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		src, _ := firstFrame(img, top, cfg.Width, cfg.Height, 1)
+		b.Run(ph.name+"/first-resize", func(b *testing.B) {
+			for b.Loop() {
+				firstFrame(img, top, cfg.Width, cfg.Height, 1)
+			}
+		})
+		var frames []*image.NRGBA
+		render := func() {
+			c := &cascade{srcW: cfg.Width, opaque: true, frames: []*image.NRGBA{src}}
+			frames = frames[:0]
+			for _, spec := range photoProfile.Variants {
+				m, err := c.render(context.Background(), planGeometry(spec, cfg.Width, cfg.Height))
+				if err != nil {
+					b.Fatal(err)
+				}
+				frames = append(frames, m)
+			}
+		}
+		b.Run(ph.name+"/cascade", func(b *testing.B) {
+			for b.Loop() {
+				render()
+			}
+		})
+		render()
+		for _, tr := range []bool{false, true} {
+			name := "/jpeg-rounding"
+			if tr {
+				name = "/jpeg-trellis"
+			}
+			b.Run(ph.name+name, func(b *testing.B) {
+				var n int
+				for b.Loop() {
+					n = 0
+					for _, m := range frames {
+						var buf bytes.Buffer
+						if err := jpegenc.EncodeWith(&buf, asRGBA(m), jpegenc.Options{Quality: 82, Trellis: tr}); err != nil {
+							b.Fatal(err)
+						}
+						n += buf.Len()
+					}
+				}
+				b.ReportMetric(float64(n), "bytes")
+			})
+		}
+	}
+}
+
+// BenchmarkProcessPhoto12MPWithAVIF is the built-in photo job with "avif"
+// added to every variant: next to BenchmarkProcessPhoto12MP it gives the
+// cost of AVIF output (README, "AVIF output").
+func BenchmarkProcessPhoto12MPWithAVIF(b *testing.B) {
+	p := photoProfile
+	p.Variants = slices.Clone(p.Variants)
+	for i := range p.Variants {
+		p.Variants[i].Formats = append(slices.Clone(p.Variants[i].Formats), upload.FormatAVIF)
+	}
+	data := photo12MP()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Process(context.Background(), data, p, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeHEIF decodes the 12 MP photo after vips converted it to
+// HEIC and to AVIF (the container read, the WebAssembly decoder and the
+// colour step; no resizing).
+func BenchmarkDecodeHEIF(b *testing.B) {
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in.jpg"), photo12MP(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for _, ext := range []string{"heic", "avif"} {
+		data := convertFile(b, "vips", dir, "in.jpg", ext)
+		b.Run(ext, func(b *testing.B) {
+			ct, cfg, err := Limits{}.Check(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := decode(ct, data, cfg, 0); err != nil {
 					b.Fatal(err)
 				}
 			}

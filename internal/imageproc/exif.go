@@ -18,6 +18,12 @@ func orientation(ct string, data []byte) int {
 		tiff = jpegExif(data)
 	case TypeWebP:
 		tiff = webpExif(data)
+	case TypeHEIC, TypeHEIF, TypeAVIF:
+		info, err := parseHEIF(data)
+		if err != nil {
+			return 1
+		}
+		return heifOrientationFor(info)
 	}
 	if o := tiffOrientation(tiff); o >= 1 && o <= 8 {
 		return o

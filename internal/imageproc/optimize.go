@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gen2brain/avif"
 	"golang.org/x/image/webp"
 
 	"github.com/disintegration/imaging"
@@ -211,6 +212,8 @@ func decodeAny(contentType string, data []byte) (img image.Image, err error) {
 		return gif.Decode(r)
 	case TypeWebP:
 		return webp.Decode(r)
+	case TypeAVIF:
+		return avif.Decode(r)
 	}
 	return nil, errors.New("imageproc: unknown type " + contentType)
 }

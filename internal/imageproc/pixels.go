@@ -45,6 +45,12 @@ func toNRGBA(img image.Image) (dst *image.NRGBA, maybeAlpha bool) {
 		return &image.NRGBA{Pix: rgba.Pix, Stride: rgba.Stride, Rect: rgba.Rect}, false
 	case *image.Gray, *image.CMYK:
 		return imaging.Clone(img), false
+	case *image.NRGBA64:
+		// 16-bit PNGs: 8 bytes a pixel already; narrowing in place keeps a
+		// second, 4-byte copy from existing next to it.
+		if b.Min == (image.Point{}) {
+			return narrowNRGBA64(m), true
+		}
 	}
 	return imaging.Clone(img), true
 }
@@ -136,4 +142,20 @@ func halve(src *image.NRGBA) *image.NRGBA {
 		}
 	})
 	return dst
+}
+
+// narrowNRGBA64 keeps the high byte of each 16-bit sample, writing the
+// 8-bit image over the first half of m's own buffer: destination offsets
+// never pass the source ones still to be read. m must not be used after.
+func narrowNRGBA64(m *image.NRGBA64) *image.NRGBA {
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	pix := m.Pix
+	for y := range h {
+		src := pix[y*m.Stride : y*m.Stride+8*w]
+		dst := pix[y*4*w : y*4*w+4*w]
+		for i := range 4 * w {
+			dst[i] = src[2*i]
+		}
+	}
+	return &image.NRGBA{Pix: pix[: 4*w*h : 4*w*h], Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
 }

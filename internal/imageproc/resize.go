@@ -72,7 +72,7 @@ type cascade struct {
 }
 
 // halveAbove is the frame area above which base box-halves a frame before
-// the final filter. Below it the Catmull-Rom filter reads the frame
+// the final filter. Below it the final filter reads the frame
 // directly: a box halving aliases fine texture that the wide filter would
 // have removed, and on a frame this small the wider filter costs next to
 // nothing.

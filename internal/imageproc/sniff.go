@@ -13,9 +13,15 @@ const (
 	TypePNG  = "image/png"
 	TypeGIF  = "image/gif"
 	TypeWebP = "image/webp"
+	// HEIF files are told apart by the brands of their ftyp box: HEIC
+	// (HEVC inside, what iPhones write), AVIF (AV1 inside), or plain HEIF
+	// (mif1/msf1 only; the codec is then read from the primary item).
+	TypeHEIC = "image/heic"
+	TypeHEIF = "image/heif"
+	TypeAVIF = "image/avif"
 )
 
-const acceptedTypes = "only JPEG, PNG, GIF and WebP images are accepted."
+const acceptedTypes = "only JPEG, PNG, GIF, WebP, HEIC/HEIF and AVIF images are accepted."
 
 // Sniff looks at the first bytes of a file (callers pass at least the first
 // 512 bytes or the whole file) and returns "image/jpeg", "image/png",
@@ -36,6 +42,10 @@ func Sniff(head []byte) (string, error) {
 		return TypeGIF, nil
 	case len(head) >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "WEBP":
 		return TypeWebP, nil
+	case len(head) >= 12 && string(head[4:8]) == "ftyp":
+		if ct := heifType(head); ct != "" {
+			return ct, nil
+		}
 	}
 	what := describe(head)
 	if what == "" {
@@ -87,14 +97,15 @@ func describe(b []byte) string {
 		}
 		return ""
 	case len(b) >= 12 && string(b[4:8]) == "ftyp":
-		return describeISOBMFF(b)
+		return "a video" // Sniff accepted every HEIF and AVIF brand already
 	}
 	return describeText(b)
 }
 
-// describeISOBMFF tells HEIC/HEIF and AVIF (which share the MP4 container)
-// apart from video by the brands in the ftyp box.
-func describeISOBMFF(b []byte) string {
+// heifType tells HEIC/HEIF and AVIF (which share the MP4 container) apart
+// from video by the brands in the ftyp box, or returns "". AVIF brands win
+// over the generic mif1/msf1 that AVIF files list too.
+func heifType(b []byte) string {
 	size := int(b[0])<<24 | int(b[1])<<16 | int(b[2])<<8 | int(b[3])
 	end := min(len(b), max(size, 12))
 	brands := []string{string(b[8:12])}
@@ -103,16 +114,21 @@ func describeISOBMFF(b []byte) string {
 	}
 	for _, br := range brands {
 		if br == "avif" || br == "avis" {
-			return "an AVIF image"
+			return TypeAVIF
 		}
 	}
 	for _, br := range brands {
 		switch br {
-		case "heic", "heix", "hevc", "hevx", "heim", "heis", "hevm", "hevs", "mif1", "msf1":
-			return "a HEIC/HEIF image (the iPhone photo format)"
+		case "heic", "heix", "hevc", "hevx", "heim", "heis", "hevm", "hevs":
+			return TypeHEIC
 		}
 	}
-	return "a video"
+	for _, br := range brands {
+		if br == "mif1" || br == "msf1" {
+			return TypeHEIF
+		}
+	}
+	return ""
 }
 
 // describeText recognises markup by its first tag, after an optional byte

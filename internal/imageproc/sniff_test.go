@@ -33,6 +33,24 @@ func TestSniff(t *testing.T) {
 			}
 		})
 	}
+	// HEIF brands: what iPhones (heic), libheif (mif1 first), libavif and
+	// libvips write. heif_test.go sniffs files the real tools made.
+	for _, tc := range []struct{ name, head, want string }{
+		{"heic", "\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", TypeHEIC},
+		{"heix", "\x00\x00\x00\x18ftypheix\x00\x00\x00\x00mif1heix", TypeHEIC},
+		{"heic behind mif1", "\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1heic", TypeHEIC},
+		{"heif mif1", "\x00\x00\x00\x10ftypmif1\x00\x00\x00\x00", TypeHEIF},
+		{"heif msf1", "\x00\x00\x00\x14ftypmsf1\x00\x00\x00\x00msf1", TypeHEIF},
+		{"avif", "\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf", TypeAVIF},
+		{"avif behind mif1", "\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1avifmiaf", TypeAVIF},
+		{"avis", "\x00\x00\x00\x1cftypavis\x00\x00\x00\x00avisavifmsf1", TypeAVIF},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, err := Sniff([]byte(tc.head)); err != nil || got != tc.want {
+				t.Fatalf("Sniff = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
 
 	refused := []struct {
 		name string
@@ -51,10 +69,6 @@ func TestSniff(t *testing.T) {
 		{"tiff little-endian", []byte("II*\x00\x08\x00\x00\x00"), upload.EUNSUPPORTED, "TIFF"},
 		{"tiff big-endian", []byte("MM\x00*\x00\x00\x00\x08"), upload.EUNSUPPORTED, "TIFF"},
 		{"bmp", append([]byte("BM"), make([]byte, 52)...), upload.EUNSUPPORTED, "BMP"},
-		{"heic", []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"), upload.EUNSUPPORTED, "HEIC"},
-		{"heif mif1", []byte("\x00\x00\x00\x10ftypmif1\x00\x00\x00\x00"), upload.EUNSUPPORTED, "HEIF"},
-		{"avif", []byte("\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf"), upload.EUNSUPPORTED, "AVIF"},
-		{"avif behind mif1", []byte("\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1avifmiaf"), upload.EUNSUPPORTED, "AVIF"},
 		{"mp4", []byte("\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"), upload.EUNSUPPORTED, "video"},
 		{"zip", []byte("PK\x03\x04\x14\x00\x00\x00"), upload.EUNSUPPORTED, "ZIP"},
 		{"ico", []byte("\x00\x00\x01\x00\x01\x00\x10\x10"), upload.EUNSUPPORTED, "ICO"},
@@ -77,7 +91,7 @@ func TestSniff(t *testing.T) {
 			if !strings.Contains(msg, tc.says) {
 				t.Errorf("message %q does not say %q", msg, tc.says)
 			}
-			if tc.code == upload.EUNSUPPORTED && !strings.HasSuffix(msg, "only JPEG, PNG, GIF and WebP images are accepted.") {
+			if tc.code == upload.EUNSUPPORTED && !strings.HasSuffix(msg, "only JPEG, PNG, GIF, WebP, HEIC/HEIF and AVIF images are accepted.") {
 				t.Errorf("message %q does not say what is accepted", msg)
 			}
 		})
@@ -86,7 +100,7 @@ func TestSniff(t *testing.T) {
 
 func TestSniffMessageExample(t *testing.T) {
 	_, err := Sniff([]byte(`<svg/>`))
-	want := "This file is an SVG drawing; only JPEG, PNG, GIF and WebP images are accepted."
+	want := "This file is an SVG drawing; only JPEG, PNG, GIF, WebP, HEIC/HEIF and AVIF images are accepted."
 	if got := upload.ErrorMessage(err); got != want {
 		t.Fatalf("message = %q, want %q", got, want)
 	}

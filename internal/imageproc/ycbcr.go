@@ -61,9 +61,10 @@ func hpass(pix []uint8, off, stride, h int, t taps, dw int, out []uint8) {
 }
 
 // resizeYCbCr resamples a decoded JPEG (or lossy WebP) straight from its
-// planes to a dw×dh opaque NRGBA, with the same Catmull-Rom filter as
-// resizeOpaque. Working on the planes means luma is filtered at full
-// resolution but chroma at its stored, usually quarter, resolution, and the
+// planes to a dw×dh opaque NRGBA, with the Catmull-Rom filter (see
+// catmullRom for why not resizeOpaque's Lanczos). Working on the planes
+// means luma is filtered at full resolution but chroma at its stored,
+// usually quarter, resolution, and the
 // colour conversion happens once per output pixel instead of once per
 // source pixel: for a 12 MP photo shown at 2048 pixels that is half the
 // multiply-adds and no 48 MB RGBA copy of the source.
@@ -73,13 +74,13 @@ func resizeYCbCr(src *image.YCbCr, dw, dh int) *image.NRGBA {
 	yOff := src.YOffset(src.Rect.Min.X, src.Rect.Min.Y)
 	cOff := src.COffset(src.Rect.Min.X, src.Rect.Min.Y)
 
-	hy, vy := makeTaps(sw, dw), makeTaps(sh, dh)
+	hy, vy := makeTaps(sw, dw, catmullRom), makeTaps(sh, dh, catmullRom)
 	hc, vc := hy, vy
 	if cw != sw {
-		hc = makeTaps(cw, dw)
+		hc = makeTaps(cw, dw, catmullRom)
 	}
 	if ch != sh {
-		vc = makeTaps(ch, dh)
+		vc = makeTaps(ch, dh, catmullRom)
 	}
 
 	// Horizontal passes into one pooled buffer: luma rows, then Cb, then Cr.

@@ -96,10 +96,11 @@ func TestLoadShift(t *testing.T) {
 		want uint
 	}{
 		{TypeJPEG, 1, 0},
-		{TypeJPEG, 0.5, 0},           // 2× is not enough margin for a box
-		{TypeJPEG, 2048.0 / 6000, 1}, // the 24 MP photo at 2048
-		{TypeJPEG, 2048.0 / 4000, 0}, // the 12 MP photo at 2048
-		{TypeJPEG, 0.1, 2},
+		{TypeJPEG, 0.5, 1},           // exactly 1/2: the reduced decode is the whole resize
+		{TypeJPEG, 2048.0 / 6000, 1}, // a 24 MP photo at 2048
+		{TypeJPEG, 2048.0 / 4272, 1}, // the 12 MP photo of cmd/imagebench at 2048
+		{TypeJPEG, 2048.0 / 4000, 0}, // a 4000-pixel photo: 1/2 would be below 2048
+		{TypeJPEG, 0.1, 3},
 		{TypeJPEG, 0.01, 3}, // never below 1/8
 		{TypePNG, 0.01, 0},
 		{TypeWebP, 0.01, 0},

@@ -250,24 +250,3 @@ func waitStatus(t *testing.T, db *sqlstore.DB, id string) *upload.Upload {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
-func TestConcurrencyFitsMemory(t *testing.T) {
-	cases := []struct {
-		req, mb int
-		px      int64
-		want    int
-	}{
-		{2, 1024, 50_000_000, 2},
-		{8, 1024, 50_000_000, 3},
-		{4, 256, 50_000_000, 1},
-		{4, 4096, 12_000_000, 4},
-	}
-	for _, c := range cases {
-		if got := Concurrency(c.req, c.mb, c.px); got != c.want {
-			t.Errorf("Concurrency(%d, %d MB, %d px) = %d, want %d", c.req, c.mb, c.px, got, c.want)
-		}
-		if got := Concurrency(c.req, c.mb, c.px); int64(got)*JobMemory(c.px) > int64(c.mb)<<20 && got > 1 {
-			t.Errorf("%d jobs exceed %d MB", got, c.mb)
-		}
-	}
-}

@@ -35,7 +35,10 @@ type ProcessHandler struct {
 	Objects   Objects
 	Profiles  upload.Profiles
 	Optimizer *imageproc.Optimizer
-	Logger    *slog.Logger
+	// Memory admits each job by its estimated peak (WORKER_MEMORY_MB);
+	// nil runs every job at once, as tests of other things do.
+	Memory *MemoryBudget
+	Logger *slog.Logger
 }
 
 // ProcessTask implements asynq.Handler.
@@ -105,10 +108,26 @@ func (h *ProcessHandler) process(ctx context.Context, log *slog.Logger, p Proces
 		return err
 	}
 
-	res, err := imageproc.Process(ctx, data, prof, imageproc.Options{
+	size := int64(len(data))
+	opts := imageproc.Options{
 		MaxPixels: prof.MaxPixels,
 		Optimizer: h.Optimizer,
-	})
+	}
+	if h.Memory != nil {
+		// From the headers, before any pixel buffer exists.
+		est, err := imageproc.Estimate(data, prof, opts)
+		if err != nil {
+			return err
+		}
+		release, err := h.Memory.Admit(ctx, est)
+		if err != nil {
+			return err
+		}
+		defer release()
+		log.Debug("admitted", "estimate_mb", est.Bytes>>20, "what", est.What)
+	}
+	res, err := imageproc.Process(ctx, data, prof, opts)
+	data = nil // only its length is needed from here; the collector may take it
 	if err != nil {
 		return err
 	}
@@ -140,7 +159,7 @@ func (h *ProcessHandler) process(ctx context.Context, log *slog.Logger, p Proces
 
 	old := u.Variants
 	u.ContentType, u.Width, u.Height, u.Blurhash = res.ContentType, res.Width, res.Height, res.Blurhash
-	u.Bytes = int64(len(data))
+	u.Bytes = size
 	u.Variants = variants
 	u.Version = version
 	// Two runs overlap only when a lease lapsed while the first still ran;

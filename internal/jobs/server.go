@@ -63,17 +63,3 @@ func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
 func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
 func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
 func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
-
-// JobMemory estimates the peak memory of one image job on an image of
-// maxPixels: the decoded source (YCbCr or paletted, up to 4 bytes a pixel
-// once converted) plus the first resize and the encoders' buffers.
-func JobMemory(maxPixels int64) int64 {
-	return maxPixels*6 + 32<<20
-}
-
-// Concurrency bounds the requested number of parallel jobs so that their
-// combined worst case stays within the worker's memory budget (at least 1).
-func Concurrency(requested, memoryMB int, maxPixels int64) int {
-	fit := int(int64(memoryMB) << 20 / JobMemory(maxPixels))
-	return max(1, min(requested, fit))
-}

@@ -24,6 +24,9 @@ const (
 	FormatJPEG = "jpeg"
 	FormatPNG  = "png"
 	FormatWebP = "webp"
+	// FormatAVIF writes AVIF (AV1 in HEIF) next to the others: about half
+	// the bytes of JPEG at the same look, at a much higher encoding cost.
+	FormatAVIF = "avif"
 	// FormatAuto picks JPEG for opaque images and PNG where alpha matters.
 	FormatAuto = "auto"
 )
@@ -52,7 +55,7 @@ type Profile struct {
 }
 
 // ImageTypes are the only content types the service accepts.
-var ImageTypes = []string{"image/jpeg", "image/png", "image/gif", "image/webp"}
+var ImageTypes = []string{"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/heif", "image/avif"}
 
 // Allows reports whether the profile accepts the content type.
 func (p Profile) Allows(contentType string) bool {
@@ -93,7 +96,7 @@ func (p Profile) Validate() error {
 			return fmt.Errorf("profile %q variant %q: no formats", p.Name, v.Name)
 		}
 		for _, f := range v.Formats {
-			if !slices.Contains([]string{FormatJPEG, FormatPNG, FormatWebP, FormatAuto}, f) {
+			if !slices.Contains([]string{FormatJPEG, FormatPNG, FormatWebP, FormatAVIF, FormatAuto}, f) {
 				return fmt.Errorf("profile %q variant %q: unknown format %q", p.Name, v.Name, f)
 			}
 		}

@@ -82,7 +82,7 @@ func TestDefaultProfilesValid(t *testing.T) {
 func TestParseProfiles(t *testing.T) {
 	base := DefaultProfiles(50_000_000)
 	ok := `[{"name":"banner","allowed_types":["image/jpeg"],"max_bytes":1000,"max_pixels":1000000,
-		"variants":[{"name":"wide","width":1600,"height":400,"fit":"cover","formats":["auto","webp"],"quality":80}]}]`
+		"variants":[{"name":"wide","width":1600,"height":400,"fit":"cover","formats":["auto","webp","avif"],"quality":80}]}]`
 	ps, err := ParseProfiles(base, []byte(ok))
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func TestParseProfiles(t *testing.T) {
 		"no variants":    `[{"name":"x","allowed_types":["image/png"],"max_bytes":1,"max_pixels":1,"variants":[]}]`,
 		"bad quality":    `[{"name":"x","allowed_types":["image/png"],"max_bytes":1,"max_pixels":1,"variants":[{"name":"a","width":1,"height":1,"fit":"fit","formats":["jpeg"],"quality":0}]}]`,
 		"dup variant":    `[{"name":"x","allowed_types":["image/png"],"max_bytes":1,"max_pixels":1,"variants":[{"name":"a","width":1,"height":1,"fit":"fit","formats":["jpeg"],"quality":8},{"name":"a","width":1,"height":1,"fit":"fit","formats":["jpeg"],"quality":8}]}]`,
-		"unknown format": `[{"name":"x","allowed_types":["image/png"],"max_bytes":1,"max_pixels":1,"variants":[{"name":"a","width":1,"height":1,"fit":"fit","formats":["avif"],"quality":8}]}]`,
+		"unknown format": `[{"name":"x","allowed_types":["image/png"],"max_bytes":1,"max_pixels":1,"variants":[{"name":"a","width":1,"height":1,"fit":"fit","formats":["jxl"],"quality":8}]}]`,
 	}
 	for name, data := range bad {
 		if _, err := ParseProfiles(base, []byte(data)); err == nil {

@@ -27,7 +27,7 @@ func (s *Server) cdnObject(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "storage unavailable", http.StatusBadGateway)
 		return
 	}
-	ct := map[string]string{".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".gif": "image/gif"}[path.Ext(key)]
+	ct := map[string]string{".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".gif": "image/gif", ".avif": "image/avif"}[path.Ext(key)]
 	if ct == "" {
 		ct = "application/octet-stream"
 	}

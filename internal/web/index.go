@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -42,7 +43,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) error {
 		p := s.profiles[name]
 		opt := profileOption{
 			Name: name, Selected: name == prof.Name, MaxBytes: p.MaxBytes,
-			MaxBytesText: humanBytes(p.MaxBytes), Accept: strings.Join(p.AllowedTypes, ","),
+			MaxBytesText: humanBytes(p.MaxBytes), Accept: acceptAttr(p.AllowedTypes),
 		}
 		page.Profiles = append(page.Profiles, opt)
 		if opt.Selected {
@@ -57,4 +58,22 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) error {
 
 func uploadedClaim(id, owner, profile string, exp int64) string {
 	return "uploaded|" + id + "|" + owner + "|" + profile + "|" + strconv.FormatInt(exp, 10)
+}
+
+// acceptAttr is a file input's accept list: the profile's types, plus the
+// extensions of those types that some systems know no MIME type for
+// (Windows has none for HEIC/HEIF/AVIF, so its picker would hide them).
+func acceptAttr(types []string) string {
+	out := slices.Clone(types)
+	for _, t := range types {
+		switch t {
+		case "image/heic":
+			out = append(out, ".heic")
+		case "image/heif":
+			out = append(out, ".heif")
+		case "image/avif":
+			out = append(out, ".avif")
+		}
+	}
+	return strings.Join(out, ",")
 }

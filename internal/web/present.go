@@ -76,7 +76,7 @@ func (s *Server) toView(u *upload.Upload) uploadView {
 	// the largest such variant at most 1024 wide.
 	for i := range v.Variants {
 		vv := &v.Variants[i]
-		if vv.ContentType != "image/webp" && !vv.Crop && vv.Width <= 1024 {
+		if vv.ContentType != "image/webp" && vv.ContentType != "image/avif" && !vv.Crop && vv.Width <= 1024 {
 			v.Preview = vv
 			break
 		}
@@ -89,16 +89,20 @@ func (s *Server) toView(u *upload.Upload) uploadView {
 }
 
 // ordered returns the upload's variants in the profile's order (largest
-// first, as profiles list them), each primary format before its WebP.
+// first, as profiles list them), each primary format before its WebP and
+// then its AVIF.
 func (s *Server) ordered(u *upload.Upload) []upload.Variant {
 	prof := s.profiles[u.Profile]
 	rank := func(v upload.Variant) int {
 		base, _, _ := strings.Cut(v.Name, ".")
 		for i, spec := range prof.Variants {
 			if spec.Name == base {
-				r := 2 * i
-				if v.ContentType == "image/webp" {
+				r := 3 * i
+				switch v.ContentType {
+				case "image/webp":
 					r++
+				case "image/avif":
+					r += 2
 				}
 				return r
 			}
@@ -121,11 +125,12 @@ func specOf(p upload.Profile, variant string) upload.VariantSpec {
 }
 
 // snippet is the HTML a user pastes into another site: a <picture> with
-// the WebP files as a source and the primary format as the fallback, over
-// the uncropped sizes (a square crop has another aspect ratio and does not
-// belong in a srcset).
+// the AVIF files (when the profile makes them) and then the WebP files as
+// sources, so a browser takes the first it can show, and the primary
+// format as the fallback, over the uncropped sizes (a square crop has
+// another aspect ratio and does not belong in a srcset).
 func snippet(vs []variantView) string {
-	var webp, other []string
+	var avif, webp, other []string
 	var src, webpSrc string
 	var w, h int
 	for _, v := range vs {
@@ -133,7 +138,11 @@ func snippet(vs []variantView) string {
 			continue
 		}
 		c := fmt.Sprintf("%s %dw", v.URL, v.Width)
-		if v.ContentType == "image/webp" {
+		switch v.ContentType {
+		case "image/avif":
+			avif = append(avif, c)
+			continue
+		case "image/webp":
 			if webpSrc == "" {
 				webpSrc = v.URL
 			}
@@ -153,6 +162,9 @@ func snippet(vs []variantView) string {
 	}
 	var b strings.Builder
 	b.WriteString("<picture>\n")
+	if len(avif) > 0 {
+		fmt.Fprintf(&b, "  <source type=\"image/avif\"\n          srcset=\"%s\"\n          sizes=\"100vw\">\n", strings.Join(avif, ", "))
+	}
 	if len(webp) > 0 {
 		fmt.Fprintf(&b, "  <source type=\"image/webp\"\n          srcset=\"%s\"\n          sizes=\"100vw\">\n", strings.Join(webp, ", "))
 	}

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"uploader/internal/upload"
@@ -68,5 +69,39 @@ func TestErrorStatus(t *testing.T) {
 		if got := ErrorStatus(c.err); got != c.want {
 			t.Errorf("%v: %d, want %d", c.err, got, c.want)
 		}
+	}
+}
+
+// TestSnippetListsAVIFFirst: a browser takes the first <source> whose type
+// it can show, so AVIF (smallest) comes before WebP, and the JPEG stays the
+// <img> fallback; crops stay out of the srcset.
+func TestSnippetListsAVIFFirst(t *testing.T) {
+	vs := []variantView{
+		{URL: "https://cdn/w2048.jpg", ContentType: "image/jpeg", Width: 2048, Height: 1536},
+		{URL: "https://cdn/w2048.webp", ContentType: "image/webp", Width: 2048, Height: 1536},
+		{URL: "https://cdn/w2048.avif", ContentType: "image/avif", Width: 2048, Height: 1536},
+		{URL: "https://cdn/w1024.jpg", ContentType: "image/jpeg", Width: 1024, Height: 768},
+		{URL: "https://cdn/w1024.webp", ContentType: "image/webp", Width: 1024, Height: 768},
+		{URL: "https://cdn/w1024.avif", ContentType: "image/avif", Width: 1024, Height: 768},
+		{URL: "https://cdn/thumb150.avif", ContentType: "image/avif", Width: 150, Height: 150, Crop: true},
+	}
+	got := snippet(vs)
+	want := `<picture>
+  <source type="image/avif"
+          srcset="https://cdn/w2048.avif 2048w, https://cdn/w1024.avif 1024w"
+          sizes="100vw">
+  <source type="image/webp"
+          srcset="https://cdn/w2048.webp 2048w, https://cdn/w1024.webp 1024w"
+          sizes="100vw">
+  <img src="https://cdn/w2048.jpg"
+       srcset="https://cdn/w2048.jpg 2048w, https://cdn/w1024.jpg 1024w"
+       sizes="100vw" width="2048" height="1536" alt="Describe the image">
+</picture>`
+	if got != want {
+		t.Errorf("snippet:\n%s\nwant:\n%s", got, want)
+	}
+	// Without AVIF variants the snippet has no AVIF source.
+	if s := snippet(vs[:2]); strings.Contains(s, "avif") {
+		t.Errorf("snippet without AVIF variants mentions AVIF:\n%s", s)
 	}
 }

@@ -45,6 +45,14 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ct := normalizeType(req.ContentType)
+	if ct == "" || ct == "application/octet-stream" {
+		// Browsers without a MIME mapping for .heic/.heif/.avif (Chrome on
+		// Windows, some Android pickers) declare nothing or octet-stream.
+		// The policy is then signed for the type the extension names, the
+		// client sends that Content-Type field as given, and the worker
+		// sniffs the bytes whatever was declared.
+		ct = typeFromExtension(req.Filename)
+	}
 	if !prof.Allows(ct) {
 		return typeError(req.ContentType)
 	}
@@ -141,6 +149,22 @@ func normalizeType(ct string) string {
 	return mt
 }
 
+// extensionTypes maps the extensions of accepted images to their types.
+var extensionTypes = map[string]string{
+	".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".jpe": "image/jpeg", ".png": "image/png",
+	".gif": "image/gif", ".webp": "image/webp", ".heic": "image/heic", ".heif": "image/heif",
+	".hif": "image/heif", ".avif": "image/avif",
+}
+
+// typeFromExtension returns the image type a filename's extension names,
+// or "".
+func typeFromExtension(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		return extensionTypes[strings.ToLower(name[i:])]
+	}
+	return ""
+}
+
 var typeNames = map[string]string{
 	"image/svg+xml": "an SVG drawing", "image/tiff": "a TIFF image", "image/bmp": "a BMP image",
 	"image/heic": "a HEIC photo", "image/heif": "a HEIF photo", "image/avif": "an AVIF image",
@@ -157,7 +181,7 @@ func typeError(declared string) error {
 	default:
 		what = "of type " + declared
 	}
-	return upload.Errorf(upload.EUNSUPPORTED, "This file is %s; only JPEG, PNG, GIF and WebP images are accepted.", what)
+	return upload.Errorf(upload.EUNSUPPORTED, "This file is %s; only JPEG, PNG, GIF, WebP, HEIC/HEIF and AVIF images are accepted.", what)
 }
 
 // sortedFields returns a policy's form fields in a stable order for the

@@ -20,9 +20,11 @@
   const EXT_TYPES = {
     jpg: 'image/jpeg', jpeg: 'image/jpeg', jpe: 'image/jpeg',
     png: 'image/png', gif: 'image/gif', webp: 'image/webp',
+    heic: 'image/heic', heif: 'image/heif', hif: 'image/heif', avif: 'image/avif',
   };
   const TYPE_NAMES = {
     'image/jpeg': 'JPEG', 'image/png': 'PNG', 'image/gif': 'GIF', 'image/webp': 'WebP',
+    'image/heic': 'HEIC', 'image/heif': 'HEIF', 'image/avif': 'AVIF',
   };
   const MSG = {
     interrupted: 'The upload was interrupted; check your connection and retry.',
@@ -73,6 +75,9 @@
   function contentTypeOf(file) {
     let t = (file.type || '').toLowerCase();
     if (t === 'image/jpg' || t === 'image/pjpeg') t = 'image/jpeg';
+    // Chrome on Windows labels .heic files application/octet-stream (or
+    // nothing): the extension says more.
+    if (t === 'application/octet-stream') t = '';
     return t || EXT_TYPES[extOf(file.name)] || '';
   }
 
@@ -374,8 +379,9 @@
     img.addEventListener('load', clear, { once: true });
   }
 
-  // groupVariants pairs "w1024.jpg" with "w1024.webp": one figure per size,
-  // the JPEG/PNG/GIF in <img> and the WebP offered through <source>.
+  // groupVariants pairs "w1024.jpg" with "w1024.webp" and "w1024.avif": one
+  // figure per size, the JPEG/PNG/GIF in <img>, AVIF then WebP offered
+  // through <source>.
   function groupVariants(variants) {
     const groups = new Map();
     for (const v of variants || []) {
@@ -387,16 +393,23 @@
     const out = [];
     for (const [base, vs] of groups) {
       const webp = vs.find((v) => v.content_type === 'image/webp') || null;
-      const main = vs.find((v) => v.content_type !== 'image/webp') || webp;
-      out.push({ base, main, webp: webp === main ? null : webp });
+      const avif = vs.find((v) => v.content_type === 'image/avif') || null;
+      const main = vs.find((v) => v.content_type !== 'image/webp' && v.content_type !== 'image/avif') || webp || avif;
+      out.push({ base, main, webp: webp === main ? null : webp, avif: avif === main ? null : avif });
     }
     return out;
   }
 
   function variantFigure(group, filename, hash) {
-    const { base, main, webp } = group;
+    const { base, main, webp, avif } = group;
     const fig = el('figure', 'variant');
     const picture = el('picture', 'variant-picture');
+    if (avif) {
+      const source = document.createElement('source');
+      source.type = 'image/avif';
+      source.srcset = avif.url;
+      picture.append(source);
+    }
     if (webp) {
       const source = document.createElement('source');
       source.type = 'image/webp';
@@ -417,6 +430,7 @@
       `${base} · ${main.width}×${main.height} · ${formatBytes(main.bytes)}`);
     fig.append(picture, caption, copyRow(main.url, `URL of ${base}`));
     if (webp) fig.append(copyRow(webp.url, `URL of ${base} (WebP)`));
+    if (avif) fig.append(copyRow(avif.url, `URL of ${base} (AVIF)`));
     return fig;
   }
 

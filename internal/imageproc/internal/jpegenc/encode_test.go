@@ -111,4 +111,26 @@ func BenchmarkEncode(b *testing.B) {
 			}
 		}
 	})
+	b.Run("progressive-optimized-trellis", func(b *testing.B) {
+		for b.Loop() {
+			if err := EncodeWith(&bytes.Buffer{}, m, Options{Quality: 82, Trellis: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestDivisorMatchesDivision checks the multiply-shift division against
+// integer division for every quantizer and far past the coefficients'
+// range.
+func TestDivisorMatchesDivision(t *testing.T) {
+	for q := int32(1); q <= 255; q++ {
+		b := 8 * q
+		d := newDivisor(b)
+		for a := int32(-1 << 17); a <= 1<<17; a++ {
+			if got, want := d.div(a), div(a, b); got != want {
+				t.Fatalf("%d / %d = %d, want %d", a, b, got, want)
+			}
+		}
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"image/color"
 	"image/jpeg"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"testing"
 )
 
@@ -172,4 +174,51 @@ func FuzzDecode(f *testing.F) {
 			Decode(bytes.NewReader(data), shift)
 		}
 	})
+}
+
+// TestProgressiveMatchesStandard decodes progressive files made by
+// libjpeg's cjpeg (its default script: spectral selection and successive
+// approximation) at 4:2:0 and 4:2:2, and checks that shift 0 gives exactly
+// image/jpeg's pixels: the coefficients kept between scans must survive
+// every refinement.
+func TestProgressiveMatchesStandard(t *testing.T) {
+	if _, err := exec.LookPath("cjpeg"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("cjpeg is missing (libjpeg-turbo-progs)")
+		}
+		t.Skip("cjpeg is missing")
+	}
+	base, err := jpeg.Decode(bytes.NewReader(testJPEG(t, 203, 117, false)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ppm bytes.Buffer
+	b := base.Bounds()
+	fmt.Fprintf(&ppm, "P6\n%d %d\n255\n", b.Dx(), b.Dy())
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := base.At(x, y).RGBA()
+			ppm.Write([]byte{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8)})
+		}
+	}
+	for _, sample := range []string{"2x2", "2x1"} {
+		cmd := exec.Command("cjpeg", "-progressive", "-quality", "85", "-sample", sample)
+		cmd.Stdin = bytes.NewReader(ppm.Bytes())
+		data, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("cjpeg -sample %s: %v", sample, err)
+		}
+		want, err := jpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(bytes.NewReader(data), 0)
+		if err != nil {
+			t.Fatalf("%s: %v", sample, err)
+		}
+		w, g := want.(*image.YCbCr), got.(*image.YCbCr)
+		if !bytes.Equal(w.Y, g.Y) || !bytes.Equal(w.Cb, g.Cb) || !bytes.Equal(w.Cr, g.Cr) {
+			t.Errorf("%s: planes differ from image/jpeg's", sample)
+		}
+	}
 }

@@ -162,7 +162,7 @@ func (d *decoder) processSOS(n int) error {
 		for i := 0; i < nComp; i++ {
 			compIndex := scan[i].compIndex
 			if d.progCoeffs[compIndex] == nil {
-				d.progCoeffs[compIndex] = make([]block, mxx*myy*d.comp[compIndex].h*d.comp[compIndex].v)
+				d.progCoeffs[compIndex] = make([]block16, mxx*myy*d.comp[compIndex].h*d.comp[compIndex].v)
 			}
 		}
 	}
@@ -225,7 +225,7 @@ func (d *decoder) processSOS(n int) error {
 
 					// Load the previous partially decoded coefficients, if applicable.
 					if d.progressive {
-						b = d.progCoeffs[compIndex][by*mxx*hi+bx]
+						b = d.progCoeffs[compIndex][by*mxx*hi+bx].widen()
 					} else {
 						b = block{}
 					}
@@ -297,7 +297,7 @@ func (d *decoder) processSOS(n int) error {
 
 					if d.progressive {
 						// Save the coefficients.
-						d.progCoeffs[compIndex][by*mxx*hi+bx] = b
+						d.progCoeffs[compIndex][by*mxx*hi+bx] = narrow(&b)
 						// At this point, we could call reconstructBlock to dequantize and perform the
 						// inverse DCT, to save early stages of a progressive image to the *image.YCbCr
 						// buffers (the whole point of progressive encoding), but in Go, the jpeg.Decode
@@ -461,7 +461,8 @@ func (d *decoder) reconstructProgressiveImage() error {
 		stride := mxx * d.comp[i].h
 		for by := 0; by*v < d.height; by++ {
 			for bx := 0; bx*h < d.width; bx++ {
-				if err := d.reconstructBlock(&d.progCoeffs[i][by*stride+bx], bx, by, i); err != nil {
+				b := d.progCoeffs[i][by*stride+bx].widen()
+				if err := d.reconstructBlock(&b, bx, by, i); err != nil {
 					return err
 				}
 			}
@@ -620,4 +621,28 @@ func (d *decoder) findRST(expectedRST uint8) error {
 			return err
 		}
 	}
+}
+
+// block16 is a block of quantized coefficients as a progressive JPEG keeps
+// them between scans: for every pixel of every component until the last
+// scan. 8-bit JPEG coefficients fit in 16 bits (at most 11 bits of
+// magnitude before quantization divides them), so this halves the largest
+// buffer of a progressive decode: 6 bytes a pixel at 4:4:4 rather than 12,
+// 8 for CMYK rather than 16, 3 at 4:2:0 rather than 6.
+type block16 [blockSize]int16
+
+func (b *block16) widen() (w block) {
+	for i, v := range b {
+		w[i] = int32(v)
+	}
+	return w
+}
+
+// narrow saturates: a hostile file can shift coefficients past 16 bits,
+// which must give wrong pixels at worst, never a wrapped-around surprise.
+func narrow(b *block) (n block16) {
+	for i, v := range b {
+		n[i] = int16(max(-32768, min(32767, v)))
+	}
+	return n
 }
