@@ -1,0 +1,5 @@
+//go:build !race
+
+package imageproc
+
+const raceEnabled = false
