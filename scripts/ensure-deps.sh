@@ -22,7 +22,11 @@ have chromium      || need+=(chromium)
 have advpng        || need+=(advancecomp)
 have zopflipng     || need+=(zopfli)
 have wrk           || need+=(wrk)
-have convert       || need+=(imagemagick)
+# The README's curl example is run as written (curl and jq); the Uppy test
+# installs @uppy/aws-s3 and esbuild from npm.
+have curl          || need+=(curl)
+have jq            || need+=(jq)
+have npm           || need+=(npm)
 # ICC profiles the colour-management tests convert real photos with.
 [ -f /usr/share/color/icc/compatibleWithAdobeRGB1998.icc ] || need+=(icc-profiles-free)
 [ -f /usr/share/color/icc/colord/ProPhotoRGB.icc ] || need+=(colord-data)
