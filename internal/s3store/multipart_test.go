@@ -191,6 +191,9 @@ func TestPresignRequest(t *testing.T) {
 	}
 	// Abort.
 	st, body = send(http.MethodPost, url.Values{"uploads": {""}}, map[string]string{"Content-Type": "image/png"}, "")
+	if st != http.StatusOK || !strings.Contains(body, "<UploadId>") {
+		t.Fatalf("CreateMultipartUpload to abort: %d %s", st, body)
+	}
 	id = body[strings.Index(body, "<UploadId>")+len("<UploadId>") : strings.Index(body, "</UploadId>")]
 	if st, body := send(http.MethodDelete, url.Values{"uploadId": {id}}, nil, ""); st != http.StatusNoContent {
 		t.Errorf("AbortMultipartUpload: %d %s", st, body)
