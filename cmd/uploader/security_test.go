@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -39,9 +40,17 @@ func TestPageSecurity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var refusal struct {
+		Error struct{ Code, Message string }
+	}
+	derr := json.NewDecoder(resp.Body).Decode(&refusal)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-site POST: %d, want 403", resp.StatusCode)
+	}
+	// The API's documented error shape, with a sentence, not net/http's plain text.
+	if derr != nil || refusal.Error.Code != "forbidden" || !strings.Contains(refusal.Error.Message, "another site") {
+		t.Errorf("cross-site POST answered %+v (decode error %v), want the JSON error with code forbidden", refusal, derr)
 	}
 
 	// A hostile filename is stored without controls and shown escaped.

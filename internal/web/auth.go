@@ -179,7 +179,9 @@ func ownerOnly(next http.Handler) http.Handler {
 // CORS preflight that ALLOWED_ORIGINS decides. That is how embed.js, on the
 // host app's page, reaches the API.
 func (s *Server) crossOrigin(next http.Handler) http.Handler {
-	protected := http.NewCrossOriginProtection().Handler(next)
+	protection := http.NewCrossOriginProtection()
+	protection.SetDenyHandler(http.HandlerFunc(s.crossOriginRefused))
+	protected := protection.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "" {
 			next.ServeHTTP(w, r)
@@ -187,6 +189,18 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 		}
 		protected.ServeHTTP(w, r)
 	})
+}
+
+// crossOriginRefused answers a refused cross-origin request the way the
+// rest of the API and the pages answer errors, not with net/http's plain text.
+func (s *Server) crossOriginRefused(w http.ResponseWriter, r *http.Request) {
+	err := upload.Errorf(upload.EFORBIDDEN,
+		"This request came from another site and was refused: your sign-in works only on this site's own pages.")
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		s.errorJSON(w, r, err)
+	} else {
+		s.errorPage(w, r, err)
+	}
 }
 
 // newSecret returns prefix and 256 random bits, URL-safe.
