@@ -314,8 +314,13 @@ func TestSignInLinks(t *testing.T) {
 		if st := a.do(t, "DELETE", "/api/sessions/alice", nil, nil); st != 204 {
 			t.Fatalf("DELETE /api/sessions/alice: %d, want 204", st)
 		}
-		if st := alice.do(t, "GET", "/api/uploads", nil, nil); st != 401 {
+		var ended apiError
+		if st := alice.do(t, "POST", "/api/uploads", map[string]any{"filename": "a.jpg", "content_type": "image/jpeg", "size": 1000, "profile": "photo"}, &ended); st != 401 {
 			t.Errorf("alice's browser after revocation: %d, want 401", st)
+		}
+		// upload.js shows this message to alice: it must speak of her sign-in, not of API tokens.
+		if m := ended.Error.Message; !strings.Contains(m, "sign-in link") || strings.Contains(m, "API token") {
+			t.Errorf("alice's browser after revocation is told %q, want a sentence about signing in again", m)
 		}
 		if st := a.bearer(aliceLink.Token).do(t, "GET", "/api/uploads", nil, nil); st != 401 {
 			t.Errorf("alice's embed token after revocation: %d, want 401", st)

@@ -148,6 +148,13 @@ func (s *Server) requireOwner(next http.Handler) http.Handler {
 		if ownerOf(r.Context()).Owner == "" {
 			if strings.HasPrefix(r.URL.Path, "/api/") {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="uploader"`)
+				if s.sessions != nil && fromBrowser(r) {
+					// upload.js shows this to a person whose sign-in ended
+					// (revoked, expired, signed out in another tab).
+					s.errorJSON(w, r, upload.Errorf(upload.EUNAUTHORIZED,
+						"You are not signed in any more. Open a new sign-in link to upload (each link works once)."))
+					return
+				}
 				s.errorJSON(w, r, upload.Errorf(upload.EUNAUTHORIZED, "This service needs an API token: send Authorization: Bearer <token>."))
 			} else {
 				s.errorPage(w, r, upload.Errorf(upload.EUNAUTHORIZED,
@@ -157,6 +164,17 @@ func (s *Server) requireOwner(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// fromBrowser tells a browser's request without credentials (it still
+// sends the cookie of a session that ended, or, like every current browser,
+// Sec-Fetch-Site) from a program's that forgot its token.
+func fromBrowser(r *http.Request) bool {
+	if r.Header.Get("Authorization") != "" {
+		return false
+	}
+	_, err := r.Cookie(sessionCookie)
+	return err == nil || r.Header.Get("Sec-Fetch-Site") != ""
 }
 
 // ownerOnly lets through only the owner itself (an API token): minting and
