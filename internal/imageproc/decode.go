@@ -198,6 +198,9 @@ func decode(ct string, data []byte, cfg image.Config, shift uint) (img image.Ima
 	case TypeWebP:
 		shift = 0
 		img, err = webp.Decode(r)
+		if err == nil {
+			expandVideoRange(img)
+		}
 	case TypeHEIC, TypeHEIF, TypeAVIF:
 		// Checked against the container's size inside; no shrink-on-load.
 		return decodeHEIF(ct, data, cfg)
