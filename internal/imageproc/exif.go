@@ -8,7 +8,7 @@ import (
 	"github.com/disintegration/imaging"
 )
 
-// orientation returns the EXIF orientation (1..8) of a JPEG or WebP file, or
+// orientation returns the EXIF orientation (1..8) of a JPEG, WebP or PNG file, or
 // 1 when there is none or it cannot be read. A broken EXIF block is not a
 // reason to refuse an image that decodes.
 func orientation(ct string, data []byte) int {
@@ -18,6 +18,8 @@ func orientation(ct string, data []byte) int {
 		tiff = jpegExif(data)
 	case TypeWebP:
 		tiff = webpExif(data)
+	case TypePNG:
+		tiff = pngExif(data)
 	case TypeHEIC, TypeHEIF, TypeAVIF:
 		info, err := parseHEIF(data)
 		if err != nil {
@@ -85,6 +87,31 @@ func webpExif(data []byte) []byte {
 			return bytes.TrimPrefix(data[p+8:p+8+n], exifHeader)
 		}
 		p += 8 + n + n&1
+	}
+	return nil
+}
+
+// pngExif returns the TIFF structure of a PNG eXIf chunk (ImageMagick and
+// libvips copy the EXIF of the JPEG they convert into one; browsers and
+// libvips turn the image by its orientation). A JPEG-style "Exif\0\0"
+// prefix is tolerated.
+func pngExif(data []byte) []byte {
+	if len(data) < 8 || string(data[:8]) != "\x89PNG\r\n\x1a\n" {
+		return nil
+	}
+	for p := 8; p+8 <= len(data); {
+		n := int(binary.BigEndian.Uint32(data[p:]))
+		typ := string(data[p+4 : p+8])
+		if n < 0 || n > len(data)-p-12 {
+			return nil
+		}
+		switch typ {
+		case "eXIf":
+			return bytes.TrimPrefix(data[p+8:p+8+n], exifHeader)
+		case "IEND":
+			return nil
+		}
+		p += 12 + n
 	}
 	return nil
 }
