@@ -14,7 +14,9 @@ import (
 // end ready after the restart, through the start-up reconcile.
 func TestRestartFinishesProcessing(t *testing.T) {
 	dir := t.TempDir()
-	env := map[string]string{"DATA_DIR": dir, "API_TOKENS": "tok", "ALLOW_ANONYMOUS": "false"}
+	// No bucket events: this is the client-driven path, where the row stays
+	// pending until complete (the gateway's event would mark it first).
+	env := map[string]string{"DATA_DIR": dir, "API_TOKENS": "tok", "ALLOW_ANONYMOUS": "false", "DEV_S3_EVENTS": "false"}
 
 	// First life: the file reaches S3, then the process dies before the
 	// complete call is handled (simulated by marking the row processing

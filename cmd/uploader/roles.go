@@ -199,8 +199,11 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 			host = "127.0.0.1"
 		}
-		hook := "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Port)) + "/api/s3-events?secret=" + eventSecret
-		s3, err := devstack.StartS3With(filepath.Join(cfg.DataDir, "s3"), cfg.DevS3Addr, devstack.S3Options{EventWebhookURL: hook})
+		var opts devstack.S3Options
+		if cfg.DevS3Events {
+			opts.EventWebhookURL = "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Port)) + "/api/s3-events?secret=" + eventSecret
+		}
+		s3, err := devstack.StartS3With(filepath.Join(cfg.DataDir, "s3"), cfg.DevS3Addr, opts)
 		if err != nil {
 			return err
 		}

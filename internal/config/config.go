@@ -44,6 +44,7 @@ type Config struct {
 	// credentials itself (ECS task role, EC2 instance profile, ~/.aws).
 	S3SessionToken string
 	DevS3Addr      string // DEV_S3_ADDR: where `uploader dev` serves its embedded S3
+	DevS3Events    bool   // DEV_S3_EVENTS: whether that gateway posts bucket events to the app
 
 	CDNBaseURL string // CDN_BASE_URL: where variants/ is served; empty in dev = the app's /cdn
 
@@ -124,6 +125,7 @@ func Load(getenv func(string) string) (Config, error) {
 	var errs []error
 	c.Port = intVar(getenv, "PORT", 8080, &errs)
 	c.RedisInsecureSkipVerify = boolVar(getenv, "REDIS_TLS_INSECURE_SKIP_VERIFY", false, &errs)
+	c.DevS3Events = boolVar(getenv, "DEV_S3_EVENTS", true, &errs)
 	c.BodyTimeout = durationVar(getenv, "HTTP_BODY_TIMEOUT", 10*time.Second, &errs)
 	c.UploadExpires = durationVar(getenv, "UPLOAD_EXPIRES", 10*time.Minute, &errs)
 	c.MultipartThreshold = int64(intVar(getenv, "MULTIPART_THRESHOLD", 16<<20, &errs)) // upload.DefaultMultipartThreshold
