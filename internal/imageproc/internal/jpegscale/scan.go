@@ -6,7 +6,6 @@ package jpegscale
 
 import (
 	"image"
-	"math"
 )
 
 // makeImg allocates and initializes the destination image. With a shift,
@@ -469,103 +468,6 @@ func (d *decoder) reconstructProgressiveImage() error {
 		}
 	}
 	return nil
-}
-
-// reconstructBlock dequantizes, performs the inverse DCT and stores the block
-// to the image, reduced to bs×bs pixels when the decoder has a shift.
-func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
-	qt := &d.quant[d.comp[compIndex].tq]
-	bs := 8 >> d.shift
-	dst, stride := []byte(nil), 0
-	if d.nComp == 1 {
-		dst, stride = d.img1.Pix[bs*(by*d.img1.Stride+bx):], d.img1.Stride
-	} else {
-		switch compIndex {
-		case 0:
-			dst, stride = d.img3.Y[bs*(by*d.img3.YStride+bx):], d.img3.YStride
-		case 1:
-			dst, stride = d.img3.Cb[bs*(by*d.img3.CStride+bx):], d.img3.CStride
-		case 2:
-			dst, stride = d.img3.Cr[bs*(by*d.img3.CStride+bx):], d.img3.CStride
-		case 3:
-			dst, stride = d.blackPix[bs*(by*d.blackStride+bx):], d.blackStride
-		default:
-			return UnsupportedError("too many components")
-		}
-	}
-	if d.shift == 3 {
-		// The block's mean is its DC coefficient over 8; no inverse DCT.
-		dst[0] = level((b[0]*qt[0] + 4) >> 3)
-		return nil
-	}
-	for zig := 0; zig < blockSize; zig++ {
-		b[unzig[zig]] *= qt[zig]
-	}
-	if d.shift != 0 {
-		reducedIDCT(b, d.shift, dst, stride)
-		return nil
-	}
-	idct(b)
-	// Level shift by +128, clip to [0, 255], and write to dst.
-	for y := 0; y < 8; y++ {
-		y8 := y * 8
-		yStride := y * stride
-		for x := 0; x < 8; x++ {
-			dst[yStride+x] = level(b[y8+x])
-		}
-	}
-	return nil
-}
-
-// reducedCos[shift-1][x*n+u] is C(u)/2·cos((2x+1)uπ/2n) for an n-point
-// inverse DCT, n = 8>>shift, C(0) = 1/√2, C(u>0) = 1.
-var reducedCos = func() (t [2][16]float32) {
-	for shift := 1; shift <= 2; shift++ {
-		n := 8 >> shift
-		for x := 0; x < n; x++ {
-			for u := 0; u < n; u++ {
-				c := 0.5 * math.Cos(float64(2*x+1)*float64(u)*math.Pi/float64(2*n))
-				if u == 0 {
-					c *= math.Sqrt2 / 2
-				}
-				t[shift-1][x*n+u] = float32(c)
-			}
-		}
-	}
-	return t
-}()
-
-// reducedIDCT writes the n×n (n = 8>>shift) inverse DCT of the block's
-// lowest n×n dequantized coefficients, which is libjpeg's DCT scaling: the
-// block's content low-pass filtered to the new Nyquist limit and sampled at
-// the centres of the n×n cells, with the same mean as the full block. That
-// is sharper than averaging the 8×8 pixels, which matters because the
-// resize that follows expects detail up to its own cut-off.
-func reducedIDCT(b *block, shift uint, dst []byte, stride int) {
-	n := 8 >> shift
-	t := &reducedCos[shift-1]
-	var tmp [16]float32 // tmp[v*n+x]: rows transformed, columns not yet
-	for v := 0; v < n; v++ {
-		row := b[v*8 : v*8+n]
-		for x := 0; x < n; x++ {
-			tx := t[x*n : x*n+n]
-			var s float32
-			for u, c := range row {
-				s += tx[u] * float32(c)
-			}
-			tmp[v*n+x] = s
-		}
-	}
-	for y := 0; y < n; y++ {
-		ty := t[y*n : y*n+n]
-		for x := 0; x < n; x++ {
-			var s float32
-			for v, c := range ty {
-				s += c * tmp[v*n+x]
-			}
-			dst[y*stride+x] = level(int32(math.Floor(float64(s) + 0.5)))
-		}
-	}
 }
 
 // level shifts an inverse-DCT output by +128 and clips it to [0, 255].
