@@ -222,90 +222,80 @@ func (d *decoder) processSOS(n int) error {
 						}
 					}
 
-					// Load the previous partially decoded coefficients, if applicable.
 					if d.progressive {
-						b = d.progCoeffs[compIndex][by*mxx*hi+bx].widen()
-					} else {
-						b = block{}
-					}
-
-					if ah != 0 {
-						if err := d.refine(&b, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
+						// The coefficients kept between scans are refined in place.
+						p := &d.progCoeffs[compIndex][by*mxx*hi+bx]
+						var err error
+						if ah != 0 {
+							err = d.refine16(p, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al)
+						} else {
+							err = d.first16(p, &dc[compIndex], &d.huff[dcTable][scan[i].td], &d.huff[acTable][scan[i].ta], zigStart, zigEnd, al)
+						}
+						if err != nil {
 							return err
 						}
-					} else {
-						zig := zigStart
-						if zig == 0 {
-							zig++
-							// Decode the DC coefficient, as specified in section F.2.2.1.
-							value, err := d.decodeHuffman(&d.huff[dcTable][scan[i].td])
-							if err != nil {
-								return err
-							}
-							if value > 16 {
-								return UnsupportedError("excessive DC component")
-							}
-							dcDelta, err := d.receiveExtend(value)
-							if err != nil {
-								return err
-							}
-							dc[compIndex] += dcDelta
-							b[0] = dc[compIndex] << al
+						continue
+					}
+					b = block{}
+					zig := zigStart
+					if zig == 0 {
+						zig++
+						// Decode the DC coefficient, as specified in section F.2.2.1.
+						value, err := d.decodeHuffman(&d.huff[dcTable][scan[i].td])
+						if err != nil {
+							return err
 						}
+						if value > 16 {
+							return UnsupportedError("excessive DC component")
+						}
+						dcDelta, err := d.receiveExtend(value)
+						if err != nil {
+							return err
+						}
+						dc[compIndex] += dcDelta
+						b[0] = dc[compIndex] << al
+					}
 
-						if zig <= zigEnd && d.eobRun > 0 {
-							d.eobRun--
-						} else {
-							// Decode the AC coefficients, as specified in section F.2.2.2.
-							huff := &d.huff[acTable][scan[i].ta]
-							for ; zig <= zigEnd; zig++ {
-								value, err := d.decodeHuffman(huff)
+					if zig <= zigEnd && d.eobRun > 0 {
+						d.eobRun--
+					} else {
+						// Decode the AC coefficients, as specified in section F.2.2.2.
+						huff := &d.huff[acTable][scan[i].ta]
+						for ; zig <= zigEnd; zig++ {
+							value, err := d.decodeHuffman(huff)
+							if err != nil {
+								return err
+							}
+							val0 := value >> 4
+							val1 := value & 0x0f
+							if val1 != 0 {
+								zig += int32(val0)
+								if zig > zigEnd {
+									break
+								}
+								ac, err := d.receiveExtend(val1)
 								if err != nil {
 									return err
 								}
-								val0 := value >> 4
-								val1 := value & 0x0f
-								if val1 != 0 {
-									zig += int32(val0)
-									if zig > zigEnd {
-										break
-									}
-									ac, err := d.receiveExtend(val1)
-									if err != nil {
-										return err
-									}
-									b[unzig[zig]] = ac << al
-								} else {
-									if val0 != 0x0f {
-										d.eobRun = uint16(1 << val0)
-										if val0 != 0 {
-											bits, err := d.decodeBits(int32(val0))
-											if err != nil {
-												return err
-											}
-											d.eobRun |= uint16(bits)
+								b[unzig[zig]] = ac << al
+							} else {
+								if val0 != 0x0f {
+									d.eobRun = uint16(1 << val0)
+									if val0 != 0 {
+										bits, err := d.decodeBits(int32(val0))
+										if err != nil {
+											return err
 										}
-										d.eobRun--
-										break
+										d.eobRun |= uint16(bits)
 									}
-									zig += 0x0f
+									d.eobRun--
+									break
 								}
+								zig += 0x0f
 							}
 						}
 					}
 
-					if d.progressive {
-						// Save the coefficients.
-						d.progCoeffs[compIndex][by*mxx*hi+bx] = narrow(&b)
-						// At this point, we could call reconstructBlock to dequantize and perform the
-						// inverse DCT, to save early stages of a progressive image to the *image.YCbCr
-						// buffers (the whole point of progressive encoding), but in Go, the jpeg.Decode
-						// function does not return until the entire image is decoded, so we "continue"
-						// here to avoid wasted computation. Instead, reconstructBlock is called on each
-						// accumulated block by the reconstructProgressiveImage method after all of the
-						// SOS markers are processed.
-						continue
-					}
 					if err := d.reconstructBlock(&b, bx, by, int(compIndex)); err != nil {
 						return err
 					}
@@ -340,112 +330,6 @@ func (d *decoder) processSOS(n int) error {
 	return nil
 }
 
-// refine decodes a successive approximation refinement block, as specified in
-// section G.1.2.
-func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) error {
-	// Refining a DC component is trivial.
-	if zigStart == 0 {
-		if zigEnd != 0 {
-			panic("unreachable")
-		}
-		bit, err := d.decodeBit()
-		if err != nil {
-			return err
-		}
-		if bit {
-			b[0] |= delta
-		}
-		return nil
-	}
-
-	// Refining AC components is more complicated; see sections G.1.2.2 and G.1.2.3.
-	zig := zigStart
-	if d.eobRun == 0 {
-	loop:
-		for ; zig <= zigEnd; zig++ {
-			z := int32(0)
-			value, err := d.decodeHuffman(h)
-			if err != nil {
-				return err
-			}
-			val0 := value >> 4
-			val1 := value & 0x0f
-
-			switch val1 {
-			case 0:
-				if val0 != 0x0f {
-					d.eobRun = uint16(1 << val0)
-					if val0 != 0 {
-						bits, err := d.decodeBits(int32(val0))
-						if err != nil {
-							return err
-						}
-						d.eobRun |= uint16(bits)
-					}
-					break loop
-				}
-			case 1:
-				z = delta
-				bit, err := d.decodeBit()
-				if err != nil {
-					return err
-				}
-				if !bit {
-					z = -z
-				}
-			default:
-				return FormatError("unexpected Huffman code")
-			}
-
-			zig, err = d.refineNonZeroes(b, zig, zigEnd, int32(val0), delta)
-			if err != nil {
-				return err
-			}
-			if zig > zigEnd {
-				return FormatError("too many coefficients")
-			}
-			if z != 0 {
-				b[unzig[zig]] = z
-			}
-		}
-	}
-	if d.eobRun > 0 {
-		d.eobRun--
-		if _, err := d.refineNonZeroes(b, zig, zigEnd, -1, delta); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// refineNonZeroes refines non-zero entries of b in zig-zag order. If nz >= 0,
-// the first nz zero entries are skipped over.
-func (d *decoder) refineNonZeroes(b *block, zig, zigEnd, nz, delta int32) (int32, error) {
-	for ; zig <= zigEnd; zig++ {
-		u := unzig[zig]
-		if b[u] == 0 {
-			if nz == 0 {
-				break
-			}
-			nz--
-			continue
-		}
-		bit, err := d.decodeBit()
-		if err != nil {
-			return 0, err
-		}
-		if !bit {
-			continue
-		}
-		if b[u] >= 0 {
-			b[u] += delta
-		} else {
-			b[u] -= delta
-		}
-	}
-	return zig, nil
-}
-
 func (d *decoder) reconstructProgressiveImage() error {
 	// The h0, mxx, by and bx variables have the same meaning as in the
 	// processSOS method.
@@ -458,9 +342,10 @@ func (d *decoder) reconstructProgressiveImage() error {
 		v := 8 * d.comp[0].v / d.comp[i].v
 		h := 8 * d.comp[0].h / d.comp[i].h
 		stride := mxx * d.comp[i].h
+		var b block
 		for by := 0; by*v < d.height; by++ {
 			for bx := 0; bx*h < d.width; bx++ {
-				b := d.progCoeffs[i][by*stride+bx].widen()
+				d.widen(&b, &d.progCoeffs[i][by*stride+bx])
 				if err := d.reconstructBlock(&b, bx, by, i); err != nil {
 					return err
 				}
@@ -533,18 +418,26 @@ func (d *decoder) findRST(expectedRST uint8) error {
 // 8 for CMYK rather than 16, 3 at 4:2:0 rather than 6.
 type block16 [blockSize]int16
 
-func (b *block16) widen() (w block) {
-	for i, v := range b {
-		w[i] = int32(v)
+// widen copies to b the coefficients of p that reconstructBlock reads at
+// the decoder's shift: the lowest n×n, n = 8>>shift. The others are left
+// as they were.
+func (d *decoder) widen(b *block, p *block16) {
+	n := 8 >> d.shift
+	if n == 8 {
+		for i, v := range p {
+			b[i] = int32(v)
+		}
+		return
 	}
-	return w
+	for v := 0; v < n; v++ {
+		for u := 0; u < n; u++ {
+			b[v*8+u] = int32(p[v*8+u])
+		}
+	}
 }
 
-// narrow saturates: a hostile file can shift coefficients past 16 bits,
+// sat16 saturates: a hostile file can shift coefficients past 16 bits,
 // which must give wrong pixels at worst, never a wrapped-around surprise.
-func narrow(b *block) (n block16) {
-	for i, v := range b {
-		n[i] = int16(max(-32768, min(32767, v)))
-	}
-	return n
+func sat16(v int32) int16 {
+	return int16(max(-32768, min(32767, v)))
 }
