@@ -5,7 +5,9 @@
 package jpegscale
 
 import (
+	"encoding/binary"
 	"io"
+	mbits "math/bits"
 )
 
 // maxCodeLength is the maximum (inclusive) number of bits in a Huffman code.
@@ -15,7 +17,7 @@ const maxCodeLength = 16
 const maxNCodes = 256
 
 // lutSize is the log-2 size of the Huffman decoder's look-up table.
-const lutSize = 8
+const lutSize = 9
 
 // huffman is a Huffman decoder, specified in section C.
 type huffman struct {
@@ -23,8 +25,7 @@ type huffman struct {
 	nCodes int32
 	// lut is the look-up table for the next lutSize bits in the bit-stream.
 	// The high 8 bits of the uint16 are the encoded value. The low 8 bits
-	// are 1 plus the code length, or 0 if the value is too large to fit in
-	// lutSize bits.
+	// are the code length, or 0 if the code is longer than lutSize bits.
 	lut [1 << lutSize]uint16
 	// vals are the decoded values, sorted by their encoding.
 	vals [maxNCodes]uint8
@@ -42,11 +43,55 @@ type huffman struct {
 // Huffman data.
 var errShortHuffmanData = FormatError("short Huffman data")
 
-// ensureNBits reads bytes from the byte buffer to ensure that d.bits.n is at
-// least n. For best performance (avoiding function calls inside hot loops),
+// readAhead loads whole bytes from the byte buffer into d.bits beyond what
+// image/jpeg would have read, as many as fit in 64 bits, as long as they are
+// in the buffer already and none is 0xff (a stuffed byte or a marker, which
+// the byte-at-a-time path handles). It may load none.
+func (d *decoder) readAhead() {
+	if d.bytes.i+8 > d.bytes.j {
+		return
+	}
+	x := binary.BigEndian.Uint64(d.bytes.buf[d.bytes.i:])
+	// The high bit of each byte of ff is set where x has 0xff, and perhaps
+	// in a byte before such a byte, which only stops the load early.
+	y := ^x
+	ff := (y - 0x0101010101010101) &^ y & 0x8080808080808080
+	k := int32(mbits.LeadingZeros64(ff) >> 3) // bytes before the first 0xff
+	k = min(k, (64-d.bits.nb)>>3)
+	if k <= 0 {
+		return
+	}
+	d.bits.a = d.bits.a<<(8*k) | x>>(64-8*k)
+	d.bits.nb += 8 * k
+	d.bytes.i += int(k)
+	// Taking one of these bytes is what readByteStuffedByte of a byte that
+	// is not 0xff leaves behind.
+	d.bytes.nUnreadable = 1
+}
+
+// sync gives the bytes read ahead back to the byte buffer, leaving d.bits
+// and d.bytes as image/jpeg's byte-at-a-time reading would have.
+func (d *decoder) sync() {
+	if k := (d.bits.nb - d.bits.n) >> 3; k > 0 {
+		d.bits.a >>= 8 * k
+		d.bits.nb = d.bits.n
+		d.bytes.i -= int(k)
+	}
+}
+
+// ensureNBits takes bytes until d.bits.n is at least n: those read ahead
+// first, then from the byte buffer, a byte at a time, exactly as image/jpeg
+// does. For best performance (avoiding function calls inside hot loops),
 // the caller is the one responsible for first checking that d.bits.n < n.
 func (d *decoder) ensureNBits(n int32) error {
-	for {
+	for d.bits.n < n {
+		if d.bits.nb-d.bits.n >= 8 {
+			d.bits.n += 8
+			continue
+		}
+		if d.readAhead(); d.bits.nb-d.bits.n >= 8 {
+			continue
+		}
 		c, err := d.readByteStuffedByte()
 		if err != nil {
 			if err == io.ErrUnexpectedEOF {
@@ -54,16 +99,9 @@ func (d *decoder) ensureNBits(n int32) error {
 			}
 			return err
 		}
-		d.bits.a = d.bits.a<<8 | uint32(c)
+		d.bits.a = d.bits.a<<8 | uint64(c)
 		d.bits.n += 8
-		if d.bits.m == 0 {
-			d.bits.m = 1 << 7
-		} else {
-			d.bits.m <<= 8
-		}
-		if d.bits.n >= n {
-			break
-		}
+		d.bits.nb += 8
 	}
 	return nil
 }
@@ -77,13 +115,18 @@ func (d *decoder) receiveExtend(t uint8) (int32, error) {
 		}
 	}
 	d.bits.n -= int32(t)
-	d.bits.m >>= t
+	d.bits.nb -= int32(t)
+	return extend(uint32(d.bits.a>>uint32(d.bits.nb)), t), nil
+}
+
+// extend is EXTEND of the low t bits of x.
+func extend(x uint32, t uint8) int32 {
 	s := int32(1) << t
-	x := int32(d.bits.a>>uint8(d.bits.n)) & (s - 1)
-	if x < s>>1 {
-		x += ((-1) << t) + 1
+	v := int32(x) & (s - 1)
+	if v < s>>1 {
+		v += ((-1) << t) + 1
 	}
-	return x, nil
+	return v
 }
 
 // processDHT processes a Define Huffman Table marker, and initializes a huffman
@@ -136,14 +179,14 @@ func (d *decoder) processDHT(n int) error {
 		for i := uint32(0); i < lutSize; i++ {
 			code <<= 1
 			for j := int32(0); j < nCodes[i]; j++ {
-				// The codeLength is 1+i, so shift code by 8-(1+i) to
-				// calculate the high bits for every 8-bit sequence
+				// The codeLength is 1+i, so shift code by lutSize-(1+i) to
+				// calculate the high bits for every lutSize-bit sequence
 				// whose codeLength's high bits matches code.
 				// The high 8 bits of lutValue are the encoded value.
-				// The low 8 bits are 1 plus the codeLength.
-				base := uint8(code << (7 - i))
-				lutValue := uint16(h.vals[x])<<8 | uint16(2+i)
-				for k := uint8(0); k < 1<<(7-i); k++ {
+				// The low 8 bits are the codeLength.
+				base := code << (lutSize - 1 - i)
+				lutValue := uint16(h.vals[x])<<8 | uint16(1+i)
+				for k := uint32(0); k < 1<<(lutSize-1-i); k++ {
 					h.lut[base|k] = lutValue
 				}
 				code++
@@ -173,9 +216,39 @@ func (d *decoder) processDHT(n int) error {
 
 // decodeHuffman returns the next Huffman-coded value from the bit-stream,
 // decoded according to h.
+//
+// image/jpeg takes bytes until it has 8 bits, looks the code up in an 8-bit
+// table and, for a longer code, takes bits one at a time: an L-bit code
+// takes from the byte-stream what max(8, L) bits need. With 16 bits in
+// hand, read ahead or not, this does the same in one look-up.
 func (d *decoder) decodeHuffman(h *huffman) (uint8, error) {
 	if h.nCodes == 0 {
 		return 0, FormatError("uninitialized Huffman table")
+	}
+	if d.bits.nb < 16 {
+		d.readAhead()
+	}
+	if d.bits.nb >= 16 {
+		peek := uint32(d.bits.a>>uint32(d.bits.nb-16)) & 0xffff
+		var l int32
+		var v uint8
+		if e := h.lut[peek>>(16-lutSize)]; e != 0 {
+			l, v = int32(e&0xff), uint8(e>>8)
+		} else {
+			for i := lutSize; ; i++ {
+				if i == maxCodeLength {
+					return 0, FormatError("bad Huffman code")
+				}
+				if code := int32(peek >> (15 - i)); code <= h.maxCodes[i] {
+					l, v = int32(i+1), h.vals[h.valsIndices[i]+code-h.minCodes[i]]
+					break
+				}
+			}
+		}
+		d.take(max(8, l))
+		d.bits.n -= l
+		d.bits.nb -= l
+		return v, nil
 	}
 
 	if d.bits.n < 8 {
@@ -192,10 +265,12 @@ func (d *decoder) decodeHuffman(h *huffman) (uint8, error) {
 			goto slowPath
 		}
 	}
-	if v := h.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&0xff]; v != 0 {
-		n := (v & 0xff) - 1
-		d.bits.n -= int32(n)
-		d.bits.m >>= n
+	// The next 8 bits, as image/jpeg looks them up; codes of 9 bits are
+	// left to the slow path as there.
+	if v := h.lut[(d.bits.a>>uint32(d.bits.nb-8))&0xff<<(lutSize-8)]; v != 0 && v&0xff <= 8 {
+		n := int32(v & 0xff)
+		d.bits.n -= n
+		d.bits.nb -= n
 		return uint8(v >> 8), nil
 	}
 
@@ -206,11 +281,9 @@ slowPath:
 				return 0, err
 			}
 		}
-		if d.bits.a&d.bits.m != 0 {
-			code |= 1
-		}
 		d.bits.n--
-		d.bits.m >>= 1
+		d.bits.nb--
+		code |= int32(d.bits.a>>uint32(d.bits.nb)) & 1
 		if code <= h.maxCodes[i] {
 			return h.vals[h.valsIndices[i]+code-h.minCodes[i]], nil
 		}
@@ -219,16 +292,23 @@ slowPath:
 	return 0, FormatError("bad Huffman code")
 }
 
+// take moves whole bytes read ahead into what image/jpeg would have read,
+// until d.bits.n is at least n. There must be enough read ahead.
+func (d *decoder) take(n int32) {
+	for d.bits.n < n {
+		d.bits.n += 8
+	}
+}
+
 func (d *decoder) decodeBit() (bool, error) {
 	if d.bits.n == 0 {
 		if err := d.ensureNBits(1); err != nil {
 			return false, err
 		}
 	}
-	ret := d.bits.a&d.bits.m != 0
 	d.bits.n--
-	d.bits.m >>= 1
-	return ret, nil
+	d.bits.nb--
+	return d.bits.a>>uint32(d.bits.nb)&1 != 0, nil
 }
 
 func (d *decoder) decodeBits(n int32) (uint32, error) {
@@ -237,9 +317,7 @@ func (d *decoder) decodeBits(n int32) (uint32, error) {
 			return 0, err
 		}
 	}
-	ret := d.bits.a >> uint32(d.bits.n-n)
-	ret &= (1 << uint32(n)) - 1
 	d.bits.n -= n
-	d.bits.m >>= uint32(n)
-	return ret, nil
+	d.bits.nb -= n
+	return uint32(d.bits.a>>uint32(d.bits.nb)) & (1<<uint32(n) - 1), nil
 }

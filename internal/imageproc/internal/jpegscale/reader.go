@@ -95,14 +95,21 @@ var unzig = [blockSize]int{
 }
 
 // bits holds the unprocessed bits that have been taken from the byte-stream.
-// The n least significant bits of a form the unread bits, to be read in MSB to
+// The nb least significant bits of a are the unread bits, to be read in MSB to
 // LSB order.
+//
+// The decoder reads ahead: of those nb bits, only the first n were taken from
+// the byte-stream by the reading discipline of image/jpeg (a byte at a time,
+// when an operation needs more bits than n). The other nb-n, always whole
+// bytes with no 0xff among them, were loaded in bulk and are still the byte
+// buffer's as far as anything outside the Huffman decoder can tell: sync
+// hands them back before any other use of the buffer, so where a scan ends,
+// and so where the next marker is looked for, is exactly what it was.
 type bits struct {
-	a uint32 // accumulator.
-	m uint32 // mask. m==1<<(n-1) when n>0, with m==0 when n==0.
-	n int32  // the number of unread bits in a.
+	a  uint64 // accumulator.
+	nb int32  // the number of unread bits in a, read ahead or not.
+	n  int32  // the number of unread bits in a that image/jpeg would have read.
 }
-
 type decoder struct {
 	r    io.Reader
 	bits bits
@@ -186,7 +193,7 @@ func (d *decoder) unreadByteStuffedByte() {
 	if d.bits.n >= 8 {
 		d.bits.a >>= 8
 		d.bits.n -= 8
-		d.bits.m >>= 8
+		d.bits.nb -= 8
 	}
 }
 
@@ -251,7 +258,8 @@ func (d *decoder) readByteStuffedByte() (x byte, err error) {
 // readFull reads exactly len(p) bytes into p. It does not care about byte
 // stuffing.
 func (d *decoder) readFull(p []byte) error {
-	// Unread the overshot bytes, if any.
+	// Give back what was read ahead, then unread the overshot bytes, if any.
+	d.sync()
 	if d.bytes.nUnreadable != 0 {
 		if d.bits.n >= 8 {
 			d.unreadByteStuffedByte()
@@ -275,7 +283,8 @@ func (d *decoder) readFull(p []byte) error {
 
 // ignore ignores the next n bytes.
 func (d *decoder) ignore(n int) error {
-	// Unread the overshot bytes, if any.
+	// Give back what was read ahead, then unread the overshot bytes, if any.
+	d.sync()
 	if d.bytes.nUnreadable != 0 {
 		if d.bits.n >= 8 {
 			d.unreadByteStuffedByte()

@@ -237,63 +237,8 @@ func (d *decoder) processSOS(n int) error {
 						continue
 					}
 					b = block{}
-					zig := zigStart
-					if zig == 0 {
-						zig++
-						// Decode the DC coefficient, as specified in section F.2.2.1.
-						value, err := d.decodeHuffman(&d.huff[dcTable][scan[i].td])
-						if err != nil {
-							return err
-						}
-						if value > 16 {
-							return UnsupportedError("excessive DC component")
-						}
-						dcDelta, err := d.receiveExtend(value)
-						if err != nil {
-							return err
-						}
-						dc[compIndex] += dcDelta
-						b[0] = dc[compIndex] << al
-					}
-
-					if zig <= zigEnd && d.eobRun > 0 {
-						d.eobRun--
-					} else {
-						// Decode the AC coefficients, as specified in section F.2.2.2.
-						huff := &d.huff[acTable][scan[i].ta]
-						for ; zig <= zigEnd; zig++ {
-							value, err := d.decodeHuffman(huff)
-							if err != nil {
-								return err
-							}
-							val0 := value >> 4
-							val1 := value & 0x0f
-							if val1 != 0 {
-								zig += int32(val0)
-								if zig > zigEnd {
-									break
-								}
-								ac, err := d.receiveExtend(val1)
-								if err != nil {
-									return err
-								}
-								b[unzig[zig]] = ac << al
-							} else {
-								if val0 != 0x0f {
-									d.eobRun = uint16(1 << val0)
-									if val0 != 0 {
-										bits, err := d.decodeBits(int32(val0))
-										if err != nil {
-											return err
-										}
-										d.eobRun |= uint16(bits)
-									}
-									d.eobRun--
-									break
-								}
-								zig += 0x0f
-							}
-						}
+					if err := d.decodeBlock(&b, &dc[compIndex], &d.huff[dcTable][scan[i].td], &d.huff[acTable][scan[i].ta]); err != nil {
+						return err
 					}
 
 					if err := d.reconstructBlock(&b, bx, by, int(compIndex)); err != nil {
