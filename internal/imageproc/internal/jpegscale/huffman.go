@@ -48,25 +48,30 @@ var errShortHuffmanData = FormatError("short Huffman data")
 // in the buffer already and none is 0xff (a stuffed byte or a marker, which
 // the byte-at-a-time path handles). It may load none.
 func (d *decoder) readAhead() {
-	if d.bytes.i+8 > d.bytes.j {
-		return
+	d.bits.a, d.bits.nb = d.readAheadInto(d.bits.a, d.bits.nb)
+}
+
+// readAheadInto is readAhead for an accumulator a holding nb bits.
+func (d *decoder) readAheadInto(a uint64, nb int32) (uint64, int32) {
+	i := d.bytes.i
+	if i+8 > d.bytes.j || i < 0 {
+		return a, nb
 	}
-	x := binary.BigEndian.Uint64(d.bytes.buf[d.bytes.i:])
+	x := binary.BigEndian.Uint64(d.bytes.buf[i:])
 	// The high bit of each byte of ff is set where x has 0xff, and perhaps
 	// in a byte before such a byte, which only stops the load early.
 	y := ^x
 	ff := (y - 0x0101010101010101) &^ y & 0x8080808080808080
 	k := int32(mbits.LeadingZeros64(ff) >> 3) // bytes before the first 0xff
-	k = min(k, (64-d.bits.nb)>>3)
+	k = min(k, (64-nb)>>3)
 	if k <= 0 {
-		return
+		return a, nb
 	}
-	d.bits.a = d.bits.a<<(8*k) | x>>(64-8*k)
-	d.bits.nb += 8 * k
-	d.bytes.i += int(k)
+	d.bytes.i = i + int(k)
 	// Taking one of these bytes is what readByteStuffedByte of a byte that
 	// is not 0xff leaves behind.
 	d.bytes.nUnreadable = 1
+	return a<<(8*k) | x>>(64-8*k), nb + 8*k
 }
 
 // sync gives the bytes read ahead back to the byte buffer, leaving d.bits

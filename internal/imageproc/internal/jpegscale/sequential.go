@@ -32,76 +32,92 @@ func (d *decoder) decodeBlock(b *block, dc *int32, dcH, acH *huffman) error {
 		d.eobRun--
 		return nil
 	}
-	if acH.nCodes == 0 {
-		return FormatError("uninitialized Huffman table")
-	}
+	// The bit reader's state lives in locals in the loop, back in d.bits
+	// around every call.
+	a, nb, n := d.bits.a, d.bits.nb, d.bits.n
 	for zig := int32(1); zig < blockSize; zig++ {
-		if d.bits.nb < 32 {
-			d.readAhead()
+		if nb < 32 {
+			a, nb = d.readAheadInto(a, nb)
 		}
-		if d.bits.nb >= 32 {
-			e := acH.lut[uint32(d.bits.a>>uint32(d.bits.nb-lutSize))&(1<<lutSize-1)]
-			if e != 0 {
-				l := int32(e & 0xff)
-				val0 := int32(e >> 12)
-				val1 := uint8(e>>8) & 0x0f
-				d.take(max(8, l))
-				d.bits.n -= l
-				d.bits.nb -= l
-				if val1 != 0 {
-					zig += val0
-					if zig >= blockSize {
-						break
-					}
-					t := int32(val1)
-					d.take(t)
-					d.bits.n -= t
-					d.bits.nb -= t
-					b[unzig[zig&(blockSize-1)]] = extend(uint32(d.bits.a>>uint32(d.bits.nb)), val1)
-					continue
-				}
-				if val0 == 0 {
-					break // end of block
-				}
-				if val0 == 0x0f {
-					zig += 0x0f
-					continue
-				}
-				// An end-of-band run, which a sequential file should not
-				// have: as image/jpeg does.
-				if err := d.eobRunOf(uint8(val0)); err != nil {
-					return err
-				}
-				break
+		var e uint16
+		if nb >= 32 {
+			e = acH.lut[uint32(a>>uint32(nb-lutSize))&(1<<lutSize-1)]
+		}
+		if e == 0 {
+			d.bits = bits{a: a, nb: nb, n: n}
+			end, err := d.decodeAC(b, &zig, acH)
+			if err != nil || end {
+				return err
 			}
+			a, nb, n = d.bits.a, d.bits.nb, d.bits.n
+			continue
 		}
-		value, err := d.decodeHuffman(acH)
-		if err != nil {
-			return err
+		// image/jpeg takes bytes until it has 8 bits for the look-up, or
+		// the code's length if longer, then until it has the extra bits.
+		l := int32(e & 0xff)
+		if d := max(8, l); n < d {
+			n += (d - n + 7) &^ 7
 		}
-		val0 := value >> 4
-		val1 := value & 0x0f
+		n -= l
+		nb -= l
+		val0 := int32(e >> 12)
+		val1 := uint8(e>>8) & 0x0f
 		if val1 != 0 {
-			zig += int32(val0)
+			zig += val0
 			if zig >= blockSize {
 				break
 			}
-			ac, err := d.receiveExtend(val1)
-			if err != nil {
-				return err
+			t := int32(val1)
+			if n < t {
+				n += (t - n + 7) &^ 7
 			}
-			b[unzig[zig]] = ac
-		} else {
-			if val0 != 0x0f {
-				if err := d.eobRunOf(val0); err != nil {
-					return err
-				}
-				break
-			}
-			zig += 0x0f
+			n -= t
+			nb -= t
+			b[unzig[zig&(blockSize-1)]] = extend(uint32(a>>uint32(nb)), val1)
+			continue
 		}
+		if val0 == 0x0f {
+			zig += 0x0f
+			continue
+		}
+		d.bits = bits{a: a, nb: nb, n: n}
+		if val0 == 0 {
+			return nil // end of block
+		}
+		// An end-of-band run, which a sequential file should not have:
+		// as image/jpeg does.
+		return d.eobRunOf(uint8(val0))
 	}
+	d.bits = bits{a: a, nb: nb, n: n}
 	return nil
+}
+
+// decodeAC decodes the next AC code of a sequential block at *zig through
+// decodeHuffman and receiveExtend. end is whether the block ends.
+func (d *decoder) decodeAC(b *block, zig *int32, acH *huffman) (end bool, err error) {
+	value, err := d.decodeHuffman(acH)
+	if err != nil {
+		return true, err
+	}
+	val0 := value >> 4
+	val1 := value & 0x0f
+	if val1 != 0 {
+		*zig += int32(val0)
+		if *zig >= blockSize {
+			return true, nil
+		}
+		ac, err := d.receiveExtend(val1)
+		if err != nil {
+			return true, err
+		}
+		b[unzig[*zig]] = ac
+		return false, nil
+	}
+	if val0 != 0x0f {
+		return true, d.eobRunOf(val0)
+	}
+	*zig += 0x0f
+	return false, nil
 }
 
 // eobRunOf reads the end-of-band run of an EOBn code, and counts the
