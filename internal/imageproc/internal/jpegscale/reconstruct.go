@@ -143,8 +143,11 @@ func idct4(b *block, qt *block, dst []byte, stride int) {
 		}
 		return
 	}
-	// Row pass: tmp[v*4+x] = Σu t[x*4+u]·c[v*4+u].
+	// Row pass: tmp[v*4+x] = Σu t[x*4+u]·c[v*4+u]. rows is one past the
+	// last row with a non-zero coefficient; flat is whether every row has
+	// only its first, so that every tmp row is constant.
 	var tmp [16]float32
+	rows, flat := 0, true
 	for v := 0; v < 4; v++ {
 		r := c[v*4 : v*4+4 : v*4+4]
 		if r[1] == 0 && r[2] == 0 && r[3] == 0 {
@@ -153,8 +156,11 @@ func idct4(b *block, qt *block, dst []byte, stride int) {
 			}
 			s := float32(t[0] * r[0])
 			tmp[v*4+0], tmp[v*4+1], tmp[v*4+2], tmp[v*4+3] = s, s, s, s
+			rows = v + 1
 			continue
 		}
+		flat = false
+		rows = v + 1
 		for x := 0; x < 4; x++ {
 			tx := t[x*4 : x*4+4 : x*4+4]
 			s := float32(tx[0] * r[0])
@@ -164,16 +170,50 @@ func idct4(b *block, qt *block, dst []byte, stride int) {
 			tmp[v*4+x] = s
 		}
 	}
-	// Column pass: out[y*4+x] = Σv t[y*4+v]·tmp[v*4+x].
-	for y := 0; y < 4; y++ {
-		ty := t[y*4 : y*4+4 : y*4+4]
-		row := dst[y*stride : y*stride+4 : y*stride+4]
-		for x := 0; x < 4; x++ {
-			s := float32(ty[0] * tmp[x])
-			s = s + float32(ty[1]*tmp[4+x])
-			s = s + float32(ty[2]*tmp[8+x])
-			s = s + float32(ty[3]*tmp[12+x])
-			row[x] = pixel(s)
+	// Column pass: out[y*4+x] = Σv t[y*4+v]·tmp[v*4+x], the zero rows of
+	// tmp left out.
+	switch {
+	case flat:
+		// Every output row is constant.
+		for y := 0; y < 4; y++ {
+			ty := t[y*4 : y*4+4 : y*4+4]
+			s := float32(ty[0] * tmp[0])
+			s = s + float32(ty[1]*tmp[4])
+			s = s + float32(ty[2]*tmp[8])
+			s = s + float32(ty[3]*tmp[12])
+			p := pixel(s)
+			row := dst[y*stride : y*stride+4 : y*stride+4]
+			row[0], row[1], row[2], row[3] = p, p, p, p
+		}
+	case rows == 1:
+		// Every output column is constant: t[y*4] is the same for all y.
+		p0 := pixel(float32(t[0] * tmp[0]))
+		p1 := pixel(float32(t[0] * tmp[1]))
+		p2 := pixel(float32(t[0] * tmp[2]))
+		p3 := pixel(float32(t[0] * tmp[3]))
+		for y := 0; y < 4; y++ {
+			row := dst[y*stride : y*stride+4 : y*stride+4]
+			row[0], row[1], row[2], row[3] = p0, p1, p2, p3
+		}
+	case rows == 2:
+		for y := 0; y < 4; y++ {
+			t0, t1 := t[y*4], t[y*4+1]
+			row := dst[y*stride : y*stride+4 : y*stride+4]
+			for x := 0; x < 4; x++ {
+				row[x] = pixel(float32(t0*tmp[x]) + float32(t1*tmp[4+x]))
+			}
+		}
+	default:
+		for y := 0; y < 4; y++ {
+			ty := t[y*4 : y*4+4 : y*4+4]
+			row := dst[y*stride : y*stride+4 : y*stride+4]
+			for x := 0; x < 4; x++ {
+				s := float32(ty[0] * tmp[x])
+				s = s + float32(ty[1]*tmp[4+x])
+				s = s + float32(ty[2]*tmp[8+x])
+				s = s + float32(ty[3]*tmp[12+x])
+				row[x] = pixel(s)
+			}
 		}
 	}
 }
