@@ -149,29 +149,42 @@ func (d *decoder) refine16(b *block16, h *huffman, zigStart, zigEnd, delta int32
 }
 
 // refineNonZeroes16 refines non-zero entries of b in zig-zag order. If nz >= 0,
-// the first nz zero entries are skipped over.
+// the first nz zero entries are skipped over. The correction bits are read
+// with the bit reader in locals, taken a byte at a time as decodeBit would.
 func (d *decoder) refineNonZeroes16(b *block16, zig, zigEnd, nz, delta int32) (int32, error) {
+	a, nb, n := d.bits.a, d.bits.nb, d.bits.n
 	for ; zig <= zigEnd; zig++ {
-		u := unzig[zig]
-		if b[u] == 0 {
+		u := unzig[zig&(blockSize-1)]
+		c := b[u]
+		if c == 0 {
 			if nz == 0 {
 				break
 			}
 			nz--
 			continue
 		}
-		bit, err := d.decodeBit()
-		if err != nil {
-			return 0, err
+		if n == 0 {
+			if nb >= 8 {
+				n = 8
+			} else {
+				d.bits = bits{a: a, nb: nb, n: n}
+				if err := d.ensureNBits(1); err != nil {
+					return 0, err
+				}
+				a, nb, n = d.bits.a, d.bits.nb, d.bits.n
+			}
 		}
-		if !bit {
+		n--
+		nb--
+		if a>>uint32(nb)&1 == 0 {
 			continue
 		}
-		if b[u] >= 0 {
-			b[u] = sat16(int32(b[u]) + delta)
+		if c >= 0 {
+			b[u] = sat16(int32(c) + delta)
 		} else {
-			b[u] = sat16(int32(b[u]) - delta)
+			b[u] = sat16(int32(c) - delta)
 		}
 	}
+	d.bits = bits{a: a, nb: nb, n: n}
 	return zig, nil
 }
