@@ -27,6 +27,10 @@ type huffman struct {
 	// The high 8 bits of the uint16 are the encoded value. The low 8 bits
 	// are the code length, or 0 if the code is longer than lutSize bits.
 	lut [1 << lutSize]uint16
+	// fastAC is, for an AC table, the look-up table for a code and its
+	// extra bits together when they fit in lutSize bits: the coefficient
+	// <<16 | the zero run <<8 | code length plus extra bits. 0 is none.
+	fastAC [1 << lutSize]int32
 	// vals are the decoded values, sorted by their encoding.
 	vals [maxNCodes]uint8
 	// minCodes[i] is the minimum code of length i, or -1 if there are no
@@ -197,6 +201,17 @@ func (d *decoder) processDHT(n int) error {
 				code++
 				x++
 			}
+		}
+
+		// Derive the combined look-up table.
+		for i, e := range h.lut {
+			l, run, t := uint32(e&0xff), int32(e>>12), uint32(e>>8)&0x0f
+			if e == 0 || t == 0 || l+t > lutSize {
+				h.fastAC[i] = 0
+				continue
+			}
+			k := extend(uint32(i)>>(lutSize-l-t), uint8(t))
+			h.fastAC[i] = k<<16 | run<<8 | int32(l+t)
 		}
 
 		// Derive minCodes, maxCodes, and valsIndices.

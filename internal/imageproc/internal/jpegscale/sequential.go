@@ -41,7 +41,22 @@ func (d *decoder) decodeBlock(b *block, dc *int32, dcH, acH *huffman) error {
 		}
 		var e uint16
 		if nb >= 32 {
-			e = acH.lut[uint32(a>>uint32(nb-lutSize))&(1<<lutSize-1)]
+			i := uint32(a>>uint32(nb-lutSize)) & (1<<lutSize - 1)
+			if f := acH.fastAC[i]; f != 0 && zig+(f>>8)&0xff < blockSize {
+				// A coefficient whose code and extra bits fit in the
+				// look-up: image/jpeg's takings for the code and then for
+				// the extra bits come to max(8, their total length).
+				zig += (f >> 8) & 0xff
+				l := f & 0xff
+				if d := max(8, l); n < d {
+					n += (d - n + 7) &^ 7
+				}
+				n -= l
+				nb -= l
+				b[unzig[zig&(blockSize-1)]] = f >> 16
+				continue
+			}
+			e = acH.lut[i]
 		}
 		if e == 0 {
 			d.bits = bits{a: a, nb: nb, n: n}
