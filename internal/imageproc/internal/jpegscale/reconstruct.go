@@ -118,6 +118,11 @@ var reducedCos = func() (t [2][16]float32) {
 // pixel rounds an inverse-DCT output to the nearest integer, halves up,
 // and level-shifts and clips it.
 func pixel(s float32) uint8 {
+	// floor(s+0.5)+128 is floor(s+128.5), exact in float64 for every s
+	// that lands in [0, 256); the rest take the old way, overflow and all.
+	if g := float64(s) + 128.5; g >= 0 && g < 256 {
+		return uint8(int32(g))
+	}
 	return level(int32(math.Floor(float64(s) + 0.5)))
 }
 
