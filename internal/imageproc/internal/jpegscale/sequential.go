@@ -14,27 +14,54 @@ package jpegscale
 // then the extra bits. Otherwise, and for anything but a plain coefficient
 // or an end of block, it goes through those functions.
 func (d *decoder) decodeBlock(b *block, dc *int32, dcH, acH *huffman) error {
-	value, err := d.decodeHuffman(dcH)
-	if err != nil {
-		return err
+	// The bit reader's state lives in locals, back in d.bits around every
+	// call.
+	a, nb, n := d.bits.a, d.bits.nb, d.bits.n
+	if nb < 32 {
+		a, nb = d.readAheadInto(a, nb)
 	}
-	if value > 16 {
-		return UnsupportedError("excessive DC component")
+	var e uint16
+	if nb >= 32 {
+		e = dcH.lut[uint32(a>>uint32(nb-lutSize))&(1<<lutSize-1)]
 	}
-	dcDelta, err := d.receiveExtend(value)
-	if err != nil {
-		return err
+	if t := int32(e >> 8); e != 0 && t <= 16 {
+		// The DC difference, as image/jpeg takes it: max(8, L) bits for
+		// the code, then the extra bits.
+		l := int32(e & 0xff)
+		if d := max(8, l); n < d {
+			n += (d - n + 7) &^ 7
+		}
+		n -= l
+		nb -= l
+		if n < t {
+			n += (t - n + 7) &^ 7
+		}
+		n -= t
+		nb -= t
+		*dc += extend(uint32(a>>uint32(nb)), uint8(t))
+	} else {
+		d.bits = bits{a: a, nb: nb, n: n}
+		value, err := d.decodeHuffman(dcH)
+		if err != nil {
+			return err
+		}
+		if value > 16 {
+			return UnsupportedError("excessive DC component")
+		}
+		dcDelta, err := d.receiveExtend(value)
+		if err != nil {
+			return err
+		}
+		*dc += dcDelta
+		a, nb, n = d.bits.a, d.bits.nb, d.bits.n
 	}
-	*dc += dcDelta
 	b[0] = *dc
 
 	if d.eobRun > 0 {
+		d.bits = bits{a: a, nb: nb, n: n}
 		d.eobRun--
 		return nil
 	}
-	// The bit reader's state lives in locals in the loop, back in d.bits
-	// around every call.
-	a, nb, n := d.bits.a, d.bits.nb, d.bits.n
 	for zig := int32(1); zig < blockSize; zig++ {
 		if nb < 32 {
 			a, nb = d.readAheadInto(a, nb)
