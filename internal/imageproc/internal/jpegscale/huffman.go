@@ -27,6 +27,12 @@ type huffman struct {
 	// The high 8 bits of the uint16 are the encoded value. The low 8 bits
 	// are the code length, or 0 if the code is longer than lutSize bits.
 	lut [1 << lutSize]uint16
+	// lut8 is image/jpeg's table, for the next 8 bits: the encoded value
+	// <<8 | 1 plus the code length, or 0 for a longer code.
+	lut8 [1 << 8]uint16
+	// irregular is whether the code counts are no prefix code; then lut
+	// and fastAC are all zero.
+	irregular bool
 	// fastAC is, for an AC table, the look-up table for a code and its
 	// extra bits together when they fit in lutSize bits: the coefficient
 	// <<16 | the zero run <<8 | code length plus extra bits. 0 is none.
@@ -182,17 +188,48 @@ func (d *decoder) processDHT(n int) error {
 			return err
 		}
 
-		// Derive the look-up table.
-		clear(h.lut[:])
+		// A table whose code counts over-subscribe some length (more codes
+		// than the shorter ones leave room for) is no prefix code. image/jpeg
+		// still decodes with it, by its 8-bit table, where later codes wrap
+		// round over earlier ones, and its bit-at-a-time search; such a
+		// table keeps exactly that, and has no 9-bit tables.
+		h.irregular = false
+		for i, room := 0, int32(1); i < maxCodeLength; i++ {
+			room = room<<1 - nCodes[i]
+			if room < 0 {
+				h.irregular = true
+				break
+			}
+		}
+
+		// Derive image/jpeg's look-up table.
+		clear(h.lut8[:])
 		var x, code uint32
-		for i := uint32(0); i < lutSize; i++ {
+		for i := uint32(0); i < 8; i++ {
 			code <<= 1
 			for j := int32(0); j < nCodes[i]; j++ {
-				// The codeLength is 1+i, so shift code by lutSize-(1+i) to
-				// calculate the high bits for every lutSize-bit sequence
+				// The codeLength is 1+i, so shift code by 8-(1+i) to
+				// calculate the high bits for every 8-bit sequence
 				// whose codeLength's high bits matches code.
 				// The high 8 bits of lutValue are the encoded value.
-				// The low 8 bits are the codeLength.
+				// The low 8 bits are 1 plus the codeLength.
+				base := uint8(code << (7 - i))
+				lutValue := uint16(h.vals[x])<<8 | uint16(2+i)
+				for k := uint8(0); k < 1<<(7-i); k++ {
+					h.lut8[base|k] = lutValue
+				}
+				code++
+				x++
+			}
+		}
+
+		// Derive the 9-bit look-up table.
+		clear(h.lut[:])
+		x, code = 0, 0
+		for i := uint32(0); i < lutSize && !h.irregular; i++ {
+			code <<= 1
+			for j := int32(0); j < nCodes[i]; j++ {
+				// As above, with lutSize bits and the codeLength itself.
 				base := code << (lutSize - 1 - i)
 				lutValue := uint16(h.vals[x])<<8 | uint16(1+i)
 				for k := uint32(0); k < 1<<(lutSize-1-i); k++ {
@@ -248,7 +285,7 @@ func (d *decoder) decodeHuffman(h *huffman) (uint8, error) {
 	if d.bits.nb < 16 {
 		d.readAhead()
 	}
-	if d.bits.nb >= 16 {
+	if d.bits.nb >= 16 && !h.irregular {
 		peek := uint32(d.bits.a>>uint32(d.bits.nb-16)) & 0xffff
 		var l int32
 		var v uint8
@@ -285,10 +322,8 @@ func (d *decoder) decodeHuffman(h *huffman) (uint8, error) {
 			goto slowPath
 		}
 	}
-	// The next 8 bits, as image/jpeg looks them up; codes of 9 bits are
-	// left to the slow path as there.
-	if v := h.lut[(d.bits.a>>uint32(d.bits.nb-8))&0xff<<(lutSize-8)]; v != 0 && v&0xff <= 8 {
-		n := int32(v & 0xff)
+	if v := h.lut8[(d.bits.a>>uint32(d.bits.nb-8))&0xff]; v != 0 {
+		n := int32(v&0xff) - 1
 		d.bits.n -= n
 		d.bits.nb -= n
 		return uint8(v >> 8), nil
