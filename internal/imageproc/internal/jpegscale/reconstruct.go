@@ -130,14 +130,18 @@ func pixel(s float32) uint8 {
 func idct4(b *block, qt *block, dst []byte, stride int) {
 	t := &reducedCos[0]
 	var c [16]float32 // dequantized, c[v*4+u]
-	c[0] = float32(b[0] * qt[0])
-	ac := int32(0)
-	for i := 1; i < 16; i++ {
-		j := i>>2*8 + i&3
-		q := b[j] * qt[j]
-		ac |= q
-		c[i] = float32(q)
+	// rowAC[v] is non-zero where row v has a coefficient past its first,
+	// rowAny[v] where it has any.
+	var rowAC, rowAny [4]int32
+	for v := 0; v < 4; v++ {
+		r := b[v*8 : v*8+4 : v*8+4]
+		q := qt[v*8 : v*8+4 : v*8+4]
+		q0, q1, q2, q3 := r[0]*q[0], r[1]*q[1], r[2]*q[2], r[3]*q[3]
+		c[v*4], c[v*4+1], c[v*4+2], c[v*4+3] = float32(q0), float32(q1), float32(q2), float32(q3)
+		rowAC[v] = q1 | q2 | q3
+		rowAny[v] = q0 | rowAC[v]
 	}
+	ac := rowAC[0] | rowAny[1] | rowAny[2] | rowAny[3]
 	if ac == 0 {
 		// Every row sum is t[x*4]·c[0] = t[0]·c[0], every column sum
 		// t[y*4]·that: one value.
@@ -155,8 +159,8 @@ func idct4(b *block, qt *block, dst []byte, stride int) {
 	rows, flat := 0, true
 	for v := 0; v < 4; v++ {
 		r := c[v*4 : v*4+4 : v*4+4]
-		if r[1] == 0 && r[2] == 0 && r[3] == 0 {
-			if r[0] == 0 {
+		if rowAC[v] == 0 {
+			if rowAny[v] == 0 {
 				continue // tmp row stays zero
 			}
 			s := float32(t[0] * r[0])
