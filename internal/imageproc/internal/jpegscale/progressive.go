@@ -176,14 +176,11 @@ func (d *decoder) refineNonZeroes16(b *block16, zig, zigEnd, nz, delta int32) (i
 		}
 		n--
 		nb--
-		if a>>uint32(nb)&1 == 0 {
-			continue
-		}
-		if c >= 0 {
-			b[u] = sat16(int32(c) + delta)
-		} else {
-			b[u] = sat16(int32(c) - delta)
-		}
+		// Away from zero by delta if the bit is set, without a branch
+		// on either: the bit is a coin toss.
+		adj := delta * int32(a>>uint32(nb)&1)
+		sign := int32(c) >> 31
+		b[u] = sat16(int32(c) + (adj ^ sign) - sign)
 	}
 	d.bits = bits{a: a, nb: nb, n: n}
 	return zig, nil
