@@ -30,6 +30,11 @@ have npm           || need+=(npm)
 # ICC profiles the colour-management tests convert real photos with.
 [ -f /usr/share/color/icc/compatibleWithAdobeRGB1998.icc ] || need+=(icc-profiles-free)
 [ -f /usr/share/color/icc/colord/ProPhotoRGB.icc ] || need+=(colord-data)
+# Real photos the JPEG decoder's golden test (jpegscale TestGolden) decodes,
+# the same the bench uses.
+[ -f /usr/share/backgrounds/mate/nature/RainDrops.jpg ] || need+=(mate-backgrounds)
+[ -f /usr/share/backgrounds/sunset_by_Aitzol_Berasategi.jpg ] || need+=(lomiri-wallpapers-16.04)
+[ -f /usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg ] || need+=(lomiri-wallpapers-20.04)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
