@@ -25,6 +25,7 @@ import (
 	_ "golang.org/x/image/webp" // image.Decode of the WebP outputs
 
 	"uploader/internal/imageproc"
+	"uploader/internal/ssim"
 	"uploader/internal/upload"
 )
 
@@ -440,7 +441,7 @@ func quality(in *input, oursDir, vipsDir, oursPNG, vipsPNG string) ([]outQuality
 			return 0, image.Point{}, 0, fmt.Errorf("%s: %w", path, err)
 		}
 		size := m.Bounds().Size()
-		s, err := ssim(m, reference(size, square))
+		s, err := ssim.Of(m, reference(size, square))
 		return s, size, len(b), err
 	}
 	var res []outQuality

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"uploader/internal/ssim"
 )
 
 // photoLike is a 640×480 fractal plasma made by ImageMagick: smooth areas
@@ -57,7 +59,7 @@ func TestTrellis(t *testing.T) {
 		if err != nil {
 			t.Fatalf("q%d trellis=%v: %v", q, trellis, err)
 		}
-		s, err := ssim(d, m)
+		s, err := ssim.Of(d, m)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
-package jpegenc
-
-// A copy of cmd/imagebench's SSIM, for judging trellis quantization.
+// Package ssim measures how alike two images look: the mean structural
+// similarity (SSIM) of their lumas. The benchmarks and the encoder tests
+// judge outputs with it.
+package ssim
 
 import (
 	"fmt"
@@ -73,9 +74,9 @@ func blurValid(p []float64, w, h int) ([]float64, int, int) {
 	return out, ow, oh
 }
 
-// ssim is the mean structural similarity of the lumas of a and b with the
+// Of is the mean structural similarity of the lumas of a and b with the
 // standard constants (K1 = 0.01, K2 = 0.03, L = 255) and Gaussian window.
-func ssim(a, b image.Image) (float64, error) {
+func Of(a, b image.Image) (float64, error) {
 	ya, w, h := luma(a)
 	yb, wb, hb := luma(b)
 	if w != wb || h != hb {
