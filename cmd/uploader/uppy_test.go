@@ -33,6 +33,18 @@ func TestUppySignRefusals(t *testing.T) {
 	if st := a.do(t, "POST", "/api/uppy/uploads", map[string]any{"filename": "a.jpg", "content_type": "image/jpeg", "size": 1000}, &small); st != http.StatusCreated || small.Multipart {
 		t.Fatalf("issue a small upload: %d %+v", st, small)
 	}
+	// A HEIC that the browser labels octet-stream (Chrome on Windows) is
+	// taken as POST /api/uploads takes it: by its extension.
+	var heic uppyIssued
+	if st := a.do(t, "POST", "/api/uppy/uploads", map[string]any{"filename": "IMG_0001.HEIC", "content_type": "application/octet-stream", "size": 17 << 20}, &heic); st != http.StatusCreated {
+		t.Fatalf("issue an octet-stream HEIC: %d, want 201", st)
+	}
+	var heicSigned struct {
+		Headers map[string]string `json:"headers"`
+	}
+	if st := a.do(t, "POST", "/api/uppy/sign", map[string]any{"method": "POST", "key": heic.Key}, &heicSigned); st != 200 || heicSigned.Headers["Content-Type"] != "image/heic" {
+		t.Errorf("sign the HEIC's CreateMultipartUpload: %d %+v, want Content-Type image/heic", st, heicSigned)
+	}
 	var created struct {
 		URL     string            `json:"url"`
 		Headers map[string]string `json:"headers"`

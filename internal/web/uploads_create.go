@@ -40,33 +40,9 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	prof, err := s.profileFor(r.Context(), req.Profile)
+	u, prof, err := s.newUpload(r.Context(), req)
 	if err != nil {
 		return err
-	}
-	ct := normalizeType(req.ContentType)
-	if ct == "" || ct == "application/octet-stream" {
-		// Browsers without a MIME mapping for .heic/.heif/.avif (Chrome on
-		// Windows, some Android pickers) declare nothing or octet-stream.
-		// The policy is then signed for the type the extension names, the
-		// client sends that Content-Type field as given, and the worker
-		// sniffs the bytes whatever was declared.
-		ct = typeFromExtension(req.Filename)
-	}
-	if !prof.Allows(ct) {
-		return typeError(req.ContentType)
-	}
-	switch {
-	case req.Size <= 0:
-		return upload.Errorf(upload.EINVALID, "size must be the file's size in bytes (more than 0).")
-	case req.Size > prof.MaxBytes:
-		return upload.Errorf(upload.ETOOLARGE, "This file is %s; the limit is %s.", humanBytes(req.Size), humanBytes(prof.MaxBytes))
-	}
-	now := s.now()
-	u := &upload.Upload{
-		ID: upload.NewID(now), Profile: prof.Name, Owner: ownerOf(r.Context()).Owner, User: ownerOf(r.Context()).User,
-		Filename: cleanFilename(req.Filename), DeclaredType: ct, DeclaredBytes: req.Size,
-		Status: upload.StatusPending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.UploadExpires),
 	}
 	if mp, err := s.wantsMultipart(prof, req.Size, req.Multipart); err != nil {
 		return err
@@ -110,6 +86,41 @@ func (s *Server) presign(ctx context.Context, u *upload.Upload, prof upload.Prof
 
 // profileFor is profile for the caller: a signed-in user's default is the
 // first profile their link allows, and any other answers 403.
+// newUpload checks a presign request against its profile (type, size) and
+// returns the pending upload it describes; POST /api/uploads and Uppy's
+// POST /api/uppy/uploads share it, so both accept the same files.
+func (s *Server) newUpload(ctx context.Context, req createRequest) (*upload.Upload, upload.Profile, error) {
+	prof, err := s.profileFor(ctx, req.Profile)
+	if err != nil {
+		return nil, prof, err
+	}
+	ct := normalizeType(req.ContentType)
+	if ct == "" || ct == "application/octet-stream" {
+		// Browsers without a MIME mapping for .heic/.heif/.avif (Chrome on
+		// Windows, some Android pickers) declare nothing or octet-stream.
+		// The policy is then signed for the type the extension names, the
+		// client sends that Content-Type field as given, and the worker
+		// sniffs the bytes whatever was declared.
+		ct = typeFromExtension(req.Filename)
+	}
+	if !prof.Allows(ct) {
+		return nil, prof, typeError(req.ContentType)
+	}
+	switch {
+	case req.Size <= 0:
+		return nil, prof, upload.Errorf(upload.EINVALID, "size must be the file's size in bytes (more than 0).")
+	case req.Size > prof.MaxBytes:
+		return nil, prof, upload.Errorf(upload.ETOOLARGE, "This file is %s; the limit is %s.", humanBytes(req.Size), humanBytes(prof.MaxBytes))
+	}
+	now := s.now()
+	u := &upload.Upload{
+		ID: upload.NewID(now), Profile: prof.Name, Owner: ownerOf(ctx).Owner, User: ownerOf(ctx).User,
+		Filename: cleanFilename(req.Filename), DeclaredType: ct, DeclaredBytes: req.Size,
+		Status: upload.StatusPending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.UploadExpires),
+	}
+	return u, prof, nil
+}
+
 func (s *Server) profileFor(ctx context.Context, name string) (upload.Profile, error) {
 	id := ownerOf(ctx)
 	if name == "" && len(id.Profiles) > 0 && !id.allows(defaultProfile) {

@@ -39,33 +39,17 @@ func (s *Server) uppyUpload(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	prof, err := s.profileFor(r.Context(), req.Profile)
+	u, prof, err := s.newUpload(r.Context(), req)
 	if err != nil {
 		return err
-	}
-	ct := normalizeType(req.ContentType)
-	if !prof.Allows(ct) {
-		return typeError(req.ContentType)
-	}
-	switch {
-	case req.Size <= 0:
-		return upload.Errorf(upload.EINVALID, "size must be the file's size in bytes (more than 0).")
-	case req.Size > prof.MaxBytes:
-		return upload.Errorf(upload.ETOOLARGE, "This file is %s; the limit is %s.", humanBytes(req.Size), humanBytes(prof.MaxBytes))
 	}
 	mp, err := s.wantsMultipart(prof, req.Size, req.Multipart)
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	u := &upload.Upload{
-		ID: upload.NewID(now), Profile: prof.Name, Owner: ownerOf(r.Context()).Owner, User: ownerOf(r.Context()).User,
-		Filename: cleanFilename(req.Filename), DeclaredType: ct, DeclaredBytes: req.Size,
-		Status: upload.StatusPending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.UploadExpires),
-	}
 	if mp {
 		u.PartSize = upload.PartSize(req.Size)
-		u.ExpiresAt = now.Add(s.cfg.MultipartExpires)
+		u.ExpiresAt = u.CreatedAt.Add(s.cfg.MultipartExpires)
 	}
 	if err := s.store.CreateUpload(r.Context(), u); err != nil {
 		return err
