@@ -59,7 +59,7 @@ test-fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzProcess$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./internal/imageproc/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./internal/imageproc/internal/jpegscale/
 
-## bench-deps: what make bench adds: cc, libvips-dev, the wallpaper photos
+## bench-deps: what make bench adds: cc and libvips-dev (the photos come with deps)
 bench-deps:
 	@bash scripts/ensure-bench-deps.sh
 

@@ -36,17 +36,5 @@ have npm           || need+=(npm)
 [ -f /usr/share/backgrounds/sunset_by_Aitzol_Berasategi.jpg ] || need+=(lomiri-wallpapers-16.04)
 [ -f /usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg ] || need+=(lomiri-wallpapers-20.04)
 
-if [ ${#need[@]} -eq 0 ]; then
-  exit 0
-fi
-echo "ensure-deps: installing ${need[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if have sudo; then SUDO="sudo"; else
-    echo "ensure-deps: not root and no sudo; install by hand: apt-get install ${need[*]}" >&2
-    exit 1
-  fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+. "$(dirname "$0")/apt.sh"
+install_missing ensure-deps ${need[@]+"${need[@]}"}

@@ -946,18 +946,18 @@
           }
         }
       };
-      const todo = plan.parts.filter((p) => !p.etag);
+      const unsent = plan.parts.filter((p) => !p.etag);
       let failed = null;
       const worker = async () => {
-        while (todo.length && !failed) {
+        while (unsent.length && !failed) {
           try {
-            await sendOne(todo.shift());
+            await sendOne(unsent.shift());
           } catch (err) {
             failed = failed || err;
           }
         }
       };
-      await Promise.all(Array.from({ length: Math.min(PART_PARALLEL, todo.length) }, worker));
+      await Promise.all(Array.from({ length: Math.min(PART_PARALLEL, unsent.length) }, worker));
       if (failed) throw failed;
       return plan.parts.map((p) => ({ number: p.number, etag: etags.get(p.number) }));
     }
