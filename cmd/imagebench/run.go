@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -17,11 +18,11 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
-	"github.com/disintegration/imaging"
 	_ "golang.org/x/image/webp" // image.Decode of the WebP outputs
 
 	"uploader/internal/imageproc"
@@ -150,7 +151,7 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 		}},
 	}
 	var speed, targets table
-	var outRows [][]string
+	var outRows, refRows [][]string
 	for _, in := range inputs {
 		sides := sides
 		if *cli {
@@ -252,7 +253,7 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 			})
 		}
 
-		logf("%s: lossless renditions, Lanczos references and SSIM", in.name)
+		logf("%s: lossless renditions, Lanczos-3 references and SSIM", in.name)
 		lo, lv := filepath.Join(dir, "ours-png", in.name), filepath.Join(dir, "vips-png", in.name)
 		if err := os.MkdirAll(lo, 0o755); err != nil {
 			return err
@@ -272,12 +273,13 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 		if _, _, err := vipsrefBatch(ctx, vipsref, in.path, qv, 1, false); err != nil {
 			return err
 		}
-		q, err := quality(in, qo, filepath.Join(qv, "0"), lo, filepath.Join(lv, "0"))
+		q, err := quality(ctx, in, qo, filepath.Join(qv, "0"), lo, filepath.Join(lv, "0"))
 		if err != nil {
 			return err
 		}
-		for _, o := range q {
+		for i, o := range q {
 			outRows = append(outRows, o.cells())
+			refRows = append(refRows, o.refCells(outputs[i].square)...)
 			targets.add(o.jpegTarget())
 			targets.add(o.webpTarget())
 			targets.add(o.qualityTarget())
@@ -320,6 +322,10 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 		return err
 	}
 	fmt.Fprintln(stdout)
+	if err := printCells(stdout, refCellsHeader, refRows); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
 	return targets.print(stdout)
 }
 
@@ -336,36 +342,84 @@ func median(v []float64) (med, lo, hi float64) {
 // outQuality is what both sides delivered for one output size.
 type outQuality struct {
 	label              string
-	jpeg, webp         [2]int     // bytes, ours and libvips
-	jpegSSIM, webpSSIM [2]float64 // delivered SSIM against the Lanczos reference
-	resizeSSIM         [2]float64 // the lossless renditions' SSIM
+	jpeg, webp         [2]int // bytes, ours and libvips
 	oursSize, vipsSize image.Point
+	byRef              []refScores // one per refKinds
+	shift              [2]shift    // where the crop's box was found (registerCrop), ours and libvips
 }
 
+// refScores are both sides' SSIMs against one reference.
+type refScores struct {
+	jpeg, webp, resize [2]float64 // delivered, and the lossless renditions'
+}
+
+// worst is the index of the reference less favourable to us for the SSIM
+// that f picks: the one where ours minus libvips' is lowest.
+func (o outQuality) worst(f func(refScores) [2]float64) int {
+	w := 0
+	for i, r := range o.byRef {
+		s, b := f(r), f(o.byRef[w])
+		if s[0]-s[1] < b[0]-b[1] {
+			w = i
+		}
+	}
+	return w
+}
+
+func jpegSSIM(r refScores) [2]float64 { return r.jpeg }
+func webpSSIM(r refScores) [2]float64 { return r.webp }
+
 var outCellsHeader = []string{"output", "size", "JPEG ours", "libvips", "ratio", "SSIM ours", "libvips",
-	"WebP ours", "libvips", "ratio", "SSIM ours", "libvips", "resize SSIM ours", "libvips"}
+	"WebP ours", "libvips", "ratio", "SSIM ours", "libvips", "resize SSIM ours", "libvips", "judged on (JPEG, WebP)"}
 
 func (o outQuality) cells() []string {
 	size := fmt.Sprintf("%d×%d", o.oursSize.X, o.oursSize.Y)
 	if o.vipsSize != o.oursSize {
 		size += fmt.Sprintf(" (libvips %d×%d)", o.vipsSize.X, o.vipsSize.Y)
 	}
+	j, w := o.worst(jpegSSIM), o.worst(webpSSIM)
+	rj, rw := o.byRef[j], o.byRef[w]
 	return []string{o.label, size,
 		kB(o.jpeg[0]), kB(o.jpeg[1]), fmt.Sprintf("%.3f×", float64(o.jpeg[0])/float64(o.jpeg[1])),
-		fmt.Sprintf("%.4f", o.jpegSSIM[0]), fmt.Sprintf("%.4f", o.jpegSSIM[1]),
+		fmt.Sprintf("%.4f", rj.jpeg[0]), fmt.Sprintf("%.4f", rj.jpeg[1]),
 		kB(o.webp[0]), kB(o.webp[1]), fmt.Sprintf("%.3f×", float64(o.webp[0])/float64(o.webp[1])),
-		fmt.Sprintf("%.4f", o.webpSSIM[0]), fmt.Sprintf("%.4f", o.webpSSIM[1]),
-		fmt.Sprintf("%.4f", o.resizeSSIM[0]), fmt.Sprintf("%.4f", o.resizeSSIM[1]),
+		fmt.Sprintf("%.4f", rw.webp[0]), fmt.Sprintf("%.4f", rw.webp[1]),
+		fmt.Sprintf("%.4f", rj.resize[0]), fmt.Sprintf("%.4f", rj.resize[1]),
+		refKinds[j].String() + ", " + refKinds[w].String(),
 	}
+}
+
+var refCellsHeader = []string{"output", "reference", "crop shift ours", "libvips", "resize SSIM ours", "libvips",
+	"JPEG SSIM ours", "libvips", "WebP SSIM ours", "libvips"}
+
+// refCells are one output's SSIMs against every reference.
+func (o outQuality) refCells(square bool) [][]string {
+	var rows [][]string
+	for i, r := range o.byRef {
+		sh := [2]string{"-", "-"}
+		if square {
+			for k, d := range o.shift {
+				sh[k] = fmt.Sprintf("%+.3f,%+.3f px", d.x, d.y)
+			}
+		}
+		rows = append(rows, []string{o.label, "Lanczos-3, " + refKinds[i].String(), sh[0], sh[1],
+			fmt.Sprintf("%.4f", r.resize[0]), fmt.Sprintf("%.4f", r.resize[1]),
+			fmt.Sprintf("%.4f", r.jpeg[0]), fmt.Sprintf("%.4f", r.jpeg[1]),
+			fmt.Sprintf("%.4f", r.webp[0]), fmt.Sprintf("%.4f", r.webp[1]),
+		})
+	}
+	return rows
 }
 
 func (o outQuality) jpegTarget() row {
 	ratio := float64(o.jpeg[0]) / float64(o.jpeg[1])
-	equal := o.jpegSSIM[0] >= o.jpegSSIM[1]-equalSSIM
+	k := o.worst(jpegSSIM)
+	s := o.byRef[k].jpeg
+	equal := s[0] >= s[1]-equalSSIM
 	r := row{
 		target: "JPEG bytes " + o.label, ours: kB(o.jpeg[0]), ref: kB(o.jpeg[1]),
 		ratio: ratio, want: fmt.Sprintf("≤ %.2f×", wantJPEGBytes), pass: ratio <= wantJPEGBytes && equal,
-		note: fmt.Sprintf("at SSIM %.4f vs %.4f", o.jpegSSIM[0], o.jpegSSIM[1]),
+		note: fmt.Sprintf("at SSIM %.4f vs %.4f (%s)", s[0], s[1], refKinds[k].String()),
 	}
 	if !equal {
 		r.note += " (ours lower)"
@@ -375,98 +429,190 @@ func (o outQuality) jpegTarget() row {
 
 func (o outQuality) webpTarget() row {
 	ratio := float64(o.webp[0]) / float64(o.webp[1])
+	k := o.worst(webpSSIM)
+	s := o.byRef[k].webp
 	return row{
 		target: "WebP bytes " + o.label, ours: kB(o.webp[0]), ref: kB(o.webp[1]),
 		ratio: ratio, want: fmt.Sprintf("≤ %.2f×", wantWebPBytes), pass: ratio <= wantWebPBytes,
-		note: fmt.Sprintf("at SSIM %.4f vs %.4f", o.webpSSIM[0], o.webpSSIM[1]),
+		note: fmt.Sprintf("at SSIM %.4f vs %.4f (%s)", s[0], s[1], refKinds[k].String()),
 	}
 }
 
 // qualityTarget is the condition on the throughput target: what we
 // deliver may not be worse than libvips' by more than the slack.
 func (o outQuality) qualityTarget() row {
-	d := o.jpegSSIM[0] - o.jpegSSIM[1]
+	k := o.worst(jpegSSIM)
+	r := o.byRef[k]
+	d := r.jpeg[0] - r.jpeg[1]
 	return row{
-		target: "JPEG SSIM " + o.label, ours: fmt.Sprintf("%.4f", o.jpegSSIM[0]), ref: fmt.Sprintf("%.4f", o.jpegSSIM[1]),
+		target: "JPEG SSIM " + o.label, ours: fmt.Sprintf("%.4f", r.jpeg[0]), ref: fmt.Sprintf("%.4f", r.jpeg[1]),
 		want: fmt.Sprintf("≥ libvips − %.3f", wantSSIMSlack), pass: d >= -wantSSIMSlack,
-		note: fmt.Sprintf("Δ %+.4f; resize alone %.4f vs %.4f", d, o.resizeSSIM[0], o.resizeSSIM[1]),
+		note: fmt.Sprintf("Δ %+.4f (%s); resize alone %.4f vs %.4f", d, refKinds[k].String(), r.resize[0], r.resize[1]),
 	}
 }
 
-// quality compares both sides' outputs with a Lanczos resize of the decoded
-// original (a centre crop first for the square): the lossless renditions
-// judge the resizers, the JPEGs and WebPs what is delivered.
-func quality(in *input, oursDir, vipsDir, oursPNG, vipsPNG string) ([]outQuality, error) {
-	ref := in.path
+// decoded is one output file: its pixels and size in bytes.
+type decoded struct {
+	img   image.Image
+	bytes int
+}
+
+func decodeFile(path string) (decoded, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return decoded{}, err
+	}
+	m, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		return decoded{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return decoded{m, len(b)}, nil
+}
+
+// decodeOriginal decodes the JPEG at path with each of the references'
+// decoders: Go's image/jpeg and libjpeg-turbo's djpeg (float IDCT, fancy
+// upsampling).
+func decodeOriginal(ctx context.Context, path string) (map[string]image.Image, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	g, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	cmd := exec.CommandContext(ctx, "djpeg", "-dct", "float", "-pnm", path)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("djpeg %s (apt-get install libjpeg-turbo-progs): %w: %s", path, err, stderr.String())
+	}
+	d, err := decodePPM(out)
+	if err != nil {
+		return nil, fmt.Errorf("djpeg %s: %w", path, err)
+	}
+	if d.Bounds().Size() != g.Bounds().Size() {
+		return nil, fmt.Errorf("%s: djpeg decodes %v, image/jpeg %v", path, d.Bounds().Size(), g.Bounds().Size())
+	}
+	return map[string]image.Image{"Go": g, "djpeg": d}, nil
+}
+
+// decodePPM reads a binary 8-bit PPM (P6), as djpeg writes it for a colour
+// JPEG.
+func decodePPM(b []byte) (*image.NRGBA, error) {
+	var magic string
+	var w, h, maxv int
+	r := bytes.NewReader(b)
+	if _, err := fmt.Fscan(r, &magic, &w, &h, &maxv); err != nil {
+		return nil, fmt.Errorf("PPM header: %w", err)
+	}
+	if magic != "P6" || maxv != 255 || w <= 0 || h <= 0 {
+		return nil, fmt.Errorf("not an 8-bit colour PPM: %s %d×%d max %d", magic, w, h, maxv)
+	}
+	if _, err := r.ReadByte(); err != nil { // the one whitespace byte after the header
+		return nil, err
+	}
+	pix := b[len(b)-r.Len():]
+	if len(pix) < 3*w*h {
+		return nil, fmt.Errorf("PPM: %d bytes of pixels for %d×%d", len(pix), w, h)
+	}
+	m := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := range w * h {
+		copy(m.Pix[4*i:4*i+3], pix[3*i:3*i+3])
+		m.Pix[4*i+3] = 255
+	}
+	return m, nil
+}
+
+// quality scores both sides' outputs against the references of
+// reference.go: the lossless renditions judge the resizers, the JPEGs and
+// WebPs what is delivered. A square is compared with the reference of its
+// own crop box, which its lossless rendition locates (reference.crop).
+func quality(ctx context.Context, in *input, oursDir, vipsDir, oursPNG, vipsPNG string) ([]outQuality, error) {
+	path := in.path
 	if in.ref != "" {
-		ref = in.ref
+		path = in.ref
 	}
-	data, err := os.ReadFile(ref)
+	srcs, err := decodeOriginal(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	src, err := jpeg.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, err
-	}
-	type key struct {
-		size   image.Point
-		square bool
-	}
-	refs := map[key]*image.NRGBA{}
-	reference := func(size image.Point, square bool) *image.NRGBA {
-		if r, ok := refs[key{size, square}]; ok {
-			return r
-		}
-		var r *image.NRGBA
-		if square {
-			b := src.Bounds()
-			s := min(b.Dx(), b.Dy())
-			crop := image.Rect((b.Dx()-s)/2, (b.Dy()-s)/2, (b.Dx()-s)/2+s, (b.Dy()-s)/2+s)
-			r = imaging.Resize(imaging.Crop(src, crop), size.X, size.Y, imaging.Lanczos)
-		} else {
-			r = imaging.Resize(src, size.X, size.Y, imaging.Lanczos)
-		}
-		refs[key{size, square}] = r
-		return r
-	}
-	// score decodes one output and returns its SSIM, size and byte count.
-	score := func(path string, square bool) (float64, image.Point, int, error) {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return 0, image.Point{}, 0, err
-		}
-		m, _, err := image.Decode(bytes.NewReader(b))
-		if err != nil {
-			return 0, image.Point{}, 0, fmt.Errorf("%s: %w", path, err)
-		}
-		size := m.Bounds().Size()
-		s, err := ssim.Of(m, reference(size, square))
-		return s, size, len(b), err
-	}
-	var res []outQuality
-	for _, o := range outputs {
-		q := outQuality{label: in.name + " " + o.name}
-		for i, d := range [2][2]string{{oursPNG, oursDir}, {vipsPNG, vipsDir}} {
-			var size image.Point
-			if q.resizeSSIM[i], size, _, err = score(filepath.Join(d[0], o.name+".png"), o.square); err != nil {
-				return nil, err
+	// files[o][side] are the lossless, JPEG and WebP renditions.
+	files := make([][2][3]decoded, len(outputs))
+	res := make([]outQuality, len(outputs))
+	for oi, o := range outputs {
+		res[oi] = outQuality{label: in.name + " " + o.name, byRef: make([]refScores, len(refKinds))}
+		for side, d := range [2][2]string{{oursPNG, oursDir}, {vipsPNG, vipsDir}} {
+			for k, f := range []string{filepath.Join(d[0], o.name+".png"), filepath.Join(d[1], o.name+".jpg"), filepath.Join(d[1], o.name+".webp")} {
+				if files[oi][side][k], err = decodeFile(f); err != nil {
+					return nil, err
+				}
 			}
-			if i == 0 {
-				q.oursSize = size
+			size := files[oi][side][0].img.Bounds().Size()
+			for _, k := range []int{1, 2} {
+				if s := files[oi][side][k].img.Bounds().Size(); s != size {
+					return nil, fmt.Errorf("%s %s: the lossless rendition is %v, the encoded one %v", in.name, o.name, size, s)
+				}
+			}
+			if side == 0 {
+				res[oi].oursSize = size
 			} else {
-				q.vipsSize = size
+				res[oi].vipsSize = size
 			}
-			if q.jpegSSIM[i], _, q.jpeg[i], err = score(filepath.Join(d[1], o.name+".jpg"), o.square); err != nil {
-				return nil, err
-			}
-			if q.webpSSIM[i], _, q.webp[i], err = score(filepath.Join(d[1], o.name+".webp"), o.square); err != nil {
-				return nil, err
-			}
+			res[oi].jpeg[side], res[oi].webp[side] = files[oi][side][1].bytes, files[oi][side][2].bytes
 		}
-		res = append(res, q)
 	}
-	return res, nil
+	// Where each side's crops came from, found once (registerCrop).
+	lum := lumaPlanes(toPlanes(srcs["Go"], false))
+	for oi, o := range outputs {
+		if !o.square {
+			continue
+		}
+		for side := range 2 {
+			f := files[oi][side][0].img
+			d, err := registerCrop(lum, f, f.Bounds().Dx(), f.Bounds().Dy(), ssim.Of)
+			if err != nil {
+				return nil, err
+			}
+			res[oi].shift[side] = d
+		}
+	}
+	lum = planes{}
+	// The references are made two at a time, each from its own planes.
+	errs := make([]error, len(refKinds))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 2)
+	for ri, rk := range refKinds {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ref := reference{toPlanes(srcs[rk.decoder], rk.linear), rk.linear}
+			for oi, o := range outputs {
+				sc := &res[oi].byRef[ri]
+				for side := range 2 {
+					f := files[oi][side]
+					size := f[0].img.Bounds().Size()
+					var r *image.NRGBA
+					if o.square {
+						r = ref.crop(size.X, size.Y, res[oi].shift[side])
+					} else {
+						r = ref.full(size.X, size.Y)
+					}
+					for k, dst := range []*float64{&sc.resize[side], &sc.jpeg[side], &sc.webp[side]} {
+						s, err := ssim.Of(f[k].img, r)
+						if err != nil {
+							errs[ri] = err
+							return
+						}
+						*dst = s
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return res, errors.Join(errs...)
 }
 
 // pngRow measures the lossless PNG path on one variant: the rendition as
