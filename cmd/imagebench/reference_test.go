@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"image/jpeg"
+	"image/png"
 	"math"
 	"os"
 	"os/exec"
@@ -154,5 +155,53 @@ func TestDecodePPMRejectsOtherFormats(t *testing.T) {
 		if _, err := decodePPM([]byte(b)); err == nil {
 			t.Errorf("decodePPM(%q) took it", b)
 		}
+	}
+}
+
+// libvips' crop box is where the bench says it is. As vipsref crops its
+// w2048 frame, vipsthumbnail takes a 400×225 picture to 150 high with a
+// reduce alone (no integer shrink), to a frame of rint(266.67) = 267
+// pixels that the whole width is mapped onto, and crops 150 from pixel 58
+// ((267−150)/2, rounded down): the box's centre is at 133 of the frame,
+// the exact centre at 133.5, so −1/2 output pixel, the shift the bench
+// finds on the Kleiber and sunset crops (frames 267 and 225 wide).
+func TestRegisterCropFindsLibvipsBox(t *testing.T) {
+	if _, err := exec.LookPath("vipsthumbnail"); err != nil {
+		t.Skip("vipsthumbnail is not installed (apt-get install libvips-tools)")
+	}
+	dir := t.TempDir()
+	src := texture(400, 225)
+	in := filepath.Join(dir, "in.png")
+	f, err := os.Create(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.png")
+	if b, err := exec.Command("vipsthumbnail", in, "--size", "150x150", "--smartcrop", "centre", "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("vipsthumbnail: %v: %s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thumb, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := thumb.Bounds().Size(); s != image.Pt(150, 150) {
+		t.Fatalf("vipsthumbnail made %v", s)
+	}
+	got, err := registerCrop(lumaPlanes(toPlanes(src, false)), thumb, 150, 150, ssim.Of)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(got.x+0.5) > 1.0/16+1e-9 || math.Abs(got.y) > 1.0/16+1e-9 {
+		t.Errorf("libvips' crop found at %+v output pixels, want −1/2, 0", got)
 	}
 }
