@@ -11,9 +11,11 @@
 // image/jpeg.Encode at the same quality; only the entropy coding differs.
 //
 // The scans use spectral selection without successive approximation: DC
-// of all components, then luma AC 1–5, Cb AC 1–63, Cr AC 1–63 and luma AC
-// 6–63, each with its own Huffman table built from the scan's statistics
-// (ITU-T T.81 Annex K.2) and end-of-band runs.
+// of all components, then luma's first AC band, Cb AC 1–63, Cr AC 1–63 and
+// luma's other bands, each with its own Huffman table built from the
+// scan's statistics (ITU-T T.81 Annex K.2) and end-of-band runs. Luma's
+// bands (1–5|6–63, 1–2|3–63 or 1–2|3–9|10–63) are chosen per image, the
+// split that codes smallest (lumaSplits).
 package jpegenc
 
 import (
@@ -68,9 +70,29 @@ type coefs struct {
 	w, h   int // blocks actually covering the component (what AC scans code)
 	stride int // blocks per row of the padded grid
 	blocks [][blockSize]int16
+	last   []uint8 // per block, the zig-zag index of its last nonzero AC coefficient (0: none); see lastNonzero
 }
 
 func (c *coefs) at(bx, by int) *[blockSize]int16 { return &c.blocks[by*c.stride+bx] }
+
+// lastNonzero fills c.last once, so that the AC scans, which run several
+// times over the same blocks (counting, then writing, and for luma once
+// per candidate band), stop at a block's last coefficient instead of
+// walking its zero tail.
+func (c *coefs) lastNonzero() {
+	if c.last != nil {
+		return
+	}
+	c.last = make([]uint8, len(c.blocks))
+	for i := range c.blocks {
+		b := &c.blocks[i]
+		k := blockSize - 1
+		for k > 0 && b[k] == 0 {
+			k--
+		}
+		c.last[i] = uint8(k)
+	}
+}
 
 // div returns a/b rounded to the nearest integer, as image/jpeg does.
 func div(a, b int32) int32 {
@@ -161,8 +183,12 @@ func EncodeWith(w io.Writer, m *image.RGBA, opt Options) error {
 		1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1})
 
 	e.dcScan(comps)
-	for _, s := range scans {
-		e.acScan(&comps[s.comp], s.comp, s.ss, s.se)
+	bands, counts := e.lumaBands(&comps[0], lumaSplits)
+	e.acScanCounted(&comps[0], 0, bands[0][0], bands[0][1], counts[0])
+	e.acScan(&comps[1], 1, 1, 63)
+	e.acScan(&comps[2], 2, 1, 63)
+	for i, b := range bands[1:] {
+		e.acScanCounted(&comps[0], 0, b[0], b[1], counts[i+1])
 	}
 	e.write([]byte{0xff, 0xd9})
 	if e.err == nil {
@@ -171,8 +197,80 @@ func EncodeWith(w io.Writer, m *image.RGBA, opt Options) error {
 	return e.err
 }
 
-// scans are the AC scans after the DC one, in order.
-var scans = []struct{ comp, ss, se int }{{0, 1, 5}, {1, 1, 63}, {2, 1, 63}, {0, 6, 63}}
+// lumaSplits are the ways of cutting luma's AC coefficients 1–63 into
+// spectral bands that EncodeWith chooses from, each given by the last
+// coefficient of every band but the final one: 1–5 and 6–63, 1–2 and 3–63,
+// or 1–2, 3–9 and 10–63. The scans are then: DC, luma's first band, Cb
+// 1–63, Cr 1–63, luma's other bands. Which split codes smallest depends on
+// the picture (each band has its own Huffman table and end-of-band runs):
+// on the bench's twelve renditions at q83, 1–5|6–63 (the one split used
+// before) is the best of the three on three of them, and taking the best
+// saves 0.5% of the bytes on average, up to 1.9% (sunset w1024), at no cost
+// in quality: the coefficients are the same. The estimate leaves out the
+// zero bytes stuffed after 0xFF, so on noise it can miss the smallest
+// file by a fraction of a percent.
+var lumaSplits = [][]int{{5}, {2}, {2, 9}}
+
+// lumaBands returns the split of splits whose bands code in the fewest
+// bits, as [ss, se] pairs, with each band's symbol counts for its table.
+// A band shared by two splits is counted once.
+func (e *encoder) lumaBands(c *coefs, splits [][]int) ([][2]int, []*[2][257]int64) {
+	type band = [2]int
+	type tally struct {
+		count *[2][257]int64
+		bits  int64
+	}
+	seen := map[band]tally{}
+	var best []band
+	var bestBits int64
+	for _, sp := range splits {
+		var bands []band
+		ss := 1
+		for _, se := range append(sp[:len(sp):len(sp)], 63) {
+			bands = append(bands, band{ss, se})
+			ss = se + 1
+		}
+		var total int64
+		for _, b := range bands {
+			t, ok := seen[b]
+			if !ok {
+				t.count = new([2][257]int64)
+				t.bits = e.bandBits(c, b[0], b[1], t.count)
+				seen[b] = t
+			}
+			total += t.bits
+		}
+		if best == nil || total < bestBits {
+			best, bestBits = bands, total
+		}
+	}
+	counts := make([]*[2][257]int64, len(best))
+	for i, b := range best {
+		counts[i] = seen[b].count
+	}
+	return best, counts
+}
+
+// bandBits counts the symbols of coefficients ss..se of c into count and
+// returns the bits the scan would take with its optimal table: codes, extra
+// bits, and the DHT and SOS segments.
+func (e *encoder) bandBits(c *coefs, ss, se int, count *[2][257]int64) int64 {
+	e.count, e.extra = count, 0
+	e.acBand(c, ss, se)
+	e.count = nil
+	nbits, vals := optimalTable(&count[0])
+	total := e.extra
+	k := 0
+	for l := 1; l <= 16; l++ {
+		for range nbits[l] {
+			total += int64(l) * count[0][vals[k]]
+			k++
+		}
+	}
+	// DHT: marker, length, class and id, 16 counts, the symbols; SOS for
+	// one component: 10 bytes.
+	return total + 8*int64(4+1+16+len(vals)+10)
+}
 
 // transform converts, subsamples, transforms and quantizes every MCU, in
 // parallel by rows of MCUs.
@@ -324,6 +422,7 @@ type encoder struct {
 	acc   uint32 // pending bits, left-aligned
 	nacc  uint32
 	count *[2][257]int64 // non-nil during a statistics pass
+	extra int64          // bits emit was asked for during a statistics pass
 	lut   [2][256]uint32 // length<<16 | code, per table
 }
 
@@ -346,6 +445,7 @@ func (e *encoder) marker(m byte, length int) {
 // emit appends the low n bits of v (n <= 16), stuffing a zero after 0xFF.
 func (e *encoder) emit(v, n uint32) {
 	if e.count != nil {
+		e.extra += int64(n)
 		return
 	}
 	n += e.nacc
@@ -400,6 +500,13 @@ func (e *encoder) twoPass(class byte, ids []int, run func()) {
 	e.count = &count
 	run()
 	e.count = nil
+	e.tables(class, ids, &count)
+	run()
+}
+
+// tables builds optimal tables of the class (0 DC, 1 AC) for the ids in
+// ids from count, writes them and sets them up for coding.
+func (e *encoder) tables(class byte, ids []int, count *[2][257]int64) {
 	var dht []byte
 	for _, id := range ids {
 		nbits, vals := optimalTable(&count[id])
@@ -419,7 +526,6 @@ func (e *encoder) twoPass(class byte, ids []int, run func()) {
 	}
 	e.marker(0xc4, 2+len(dht))
 	e.write(dht)
-	run()
 }
 
 // dcScan codes the DC coefficients of all components, interleaved by MCU:
@@ -458,48 +564,65 @@ func (e *encoder) acScan(c *coefs, comp, ss, se int) {
 		if e.count == nil {
 			e.sos(comp, ss, se)
 		}
-		eobrun := 0
-		flush := func() {
-			if eobrun == 0 {
-				return
-			}
-			n := bits.Len(uint(eobrun)) - 1
-			e.symbol(0, uint8(n<<4))
-			if n > 0 {
-				e.emit(uint32(eobrun)&(1<<n-1), uint32(n))
-			}
-			eobrun = 0
-		}
-		for by := range c.h {
-			for bx := range c.w {
-				blk := c.at(bx, by)
-				run := int32(0)
-				for k := ss; k <= se; k++ {
-					v := int32(blk[k])
-					if v == 0 {
-						run++
-						continue
-					}
-					flush()
-					for run > 15 {
-						e.symbol(0, 0xf0)
-						run -= 16
-					}
-					e.value(0, run, v)
-					run = 0
-				}
-				if run > 0 {
-					if eobrun++; eobrun == 0x7fff {
-						flush()
-					}
-				}
-			}
-		}
-		flush()
+		e.acBand(c, ss, se)
 		if e.count == nil {
 			e.endScan()
 		}
 	})
+}
+
+// acScanCounted is acScan for a band whose symbols bandBits has counted
+// already.
+func (e *encoder) acScanCounted(c *coefs, comp, ss, se int, count *[2][257]int64) {
+	e.tables(1, []int{0}, count)
+	e.sos(comp, ss, se)
+	e.acBand(c, ss, se)
+	e.endScan()
+}
+
+// acBand is the coding loop of an AC scan, counting or emitting.
+func (e *encoder) acBand(c *coefs, ss, se int) {
+	eobrun := 0
+	flush := func() {
+		if eobrun == 0 {
+			return
+		}
+		n := bits.Len(uint(eobrun)) - 1
+		e.symbol(0, uint8(n<<4))
+		if n > 0 {
+			e.emit(uint32(eobrun)&(1<<n-1), uint32(n))
+		}
+		eobrun = 0
+	}
+	c.lastNonzero()
+	for by := range c.h {
+		for bx := range c.w {
+			i := by*c.stride + bx
+			blk := &c.blocks[i]
+			end := min(se, int(c.last[i]))
+			run := int32(0)
+			for k := ss; k <= end; k++ {
+				v := int32(blk[k])
+				if v == 0 {
+					run++
+					continue
+				}
+				flush()
+				for run > 15 {
+					e.symbol(0, 0xf0)
+					run -= 16
+				}
+				e.value(0, run, v)
+				run = 0
+			}
+			if run > 0 || end < se {
+				if eobrun++; eobrun == 0x7fff {
+					flush()
+				}
+			}
+		}
+	}
+	flush()
 }
 
 // sos writes a scan header for one component's AC band, or, with comp -1,
