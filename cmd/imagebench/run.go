@@ -570,6 +570,9 @@ func quality(ctx context.Context, in *input, oursDir, vipsDir, oursPNG, vipsPNG 
 			continue
 		}
 		for side := range 2 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			f := files[oi][side][0].img
 			d, err := registerCrop(lum, f, f.Bounds().Dx(), f.Bounds().Dy(), ssim.Of)
 			if err != nil {
@@ -589,6 +592,10 @@ func quality(ctx context.Context, in *input, oursDir, vipsDir, oursPNG, vipsPNG 
 			defer func() { <-sem }()
 			ref := reference{toPlanes(srcs[rk.decoder], rk.linear), rk.linear}
 			for oi, o := range outputs {
+				if err := ctx.Err(); err != nil {
+					errs[ri] = err
+					return
+				}
 				sc := &res[oi].byRef[ri]
 				for side := range 2 {
 					f := files[oi][side]
