@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"uploader/internal/upload"
 )
 
 // TestPostSignerMatchesSDK: the fast signer must produce exactly the
@@ -36,6 +38,8 @@ func TestPostSignerMatchesSDK(t *testing.T) {
 			{Key: "incoming/x", ContentType: "image/png", MaxBytes: 1, Expires: 90 * time.Second, SuccessActionStatus: 204},
 			{Key: "incoming/y", ContentType: "image/webp", MaxBytes: 5 << 20, Expires: time.Hour,
 				SuccessActionRedirect: "https://app.example/uploads/y/uploaded?profile=photo&exp=1&sig=a<b>"},
+			{Key: "incoming/z", ContentType: "image/jpeg", MaxBytes: 20 << 20, Expires: 10 * time.Minute,
+				Metadata: upload.ObjectMeta(&upload.Upload{Owner: "acme", User: "zoë", Profile: "photo", Filename: "a <b>&c.jpg"})},
 		} {
 			ref, err := s.presignPostSDK(ctx, p)
 			if err != nil {
@@ -59,6 +63,9 @@ func TestPostSignerMatchesSDK(t *testing.T) {
 			got := s.signer.sign(creds, p.Key, conds, signedAt, exp)
 			got["Content-Type"] = p.ContentType
 			got[field] = value
+			for _, m := range p.Metadata {
+				got[metaPrefix+m.Name] = m.Value
+			}
 			if cfg.SessionToken != "" && (ref.Fields["X-Amz-Security-Token"] != cfg.SessionToken ||
 				!strings.Contains(string(raw), `{"X-Amz-Security-Token":`)) {
 				t.Errorf("%s: the SDK's policy lacks the session token: %v %s", p.Key, ref.Fields, raw)
