@@ -110,6 +110,7 @@ type Server struct {
 	cdnCache Invalidator
 	sessions Sessions // nil: nobody signs in (no sign-in links or embed tokens)
 	csp      string   // the pages' Content-Security-Policy
+	idKey    []byte   // the MAC key of issued upload IDs, derived from SessionSecret
 
 	ownerLimit, ipLimit *limiter
 	sns                 *snsVerifier
@@ -168,6 +169,7 @@ func New(d Deps) (*Server, error) {
 		sns:        newSNSVerifier(),
 		streams:    newStreamGate(d.Config.StreamsPerOwner, d.Config.StreamsPerIP),
 		status:     d.Status,
+		idKey:      deriveKey(d.Config.SessionSecret, "upload-id"),
 	}
 	if d.Admin != nil && (d.Config.AdminUser == "" || d.Config.AdminPassword == "") {
 		return nil, errors.New("web: the admin surface needs ADMIN_USER and ADMIN_PASSWORD")

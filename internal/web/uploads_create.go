@@ -34,7 +34,11 @@ type postFields struct {
 }
 
 // createUpload handles POST /api/uploads: it checks the request against the
-// profile, records a pending upload and signs a POST policy for it.
+// profile and signs a POST policy for it. A single POST writes nothing: the
+// policy makes S3 keep the upload's owner, profile and filename with the
+// object, and the row is made from the object when the file has arrived
+// (upload_arrived.go). The ID's MAC lets GET /api/uploads/{id} tell the
+// caller's upload that has not arrived from one nobody issued.
 func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	var req createRequest
 	if err := decodeJSON(r, &req); err != nil {
@@ -53,9 +57,6 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.CreateUpload(r.Context(), u); err != nil {
-		return err
-	}
 	if s.log.Enabled(r.Context(), slog.LevelDebug) { // the hot path: no logger unless asked for
 		s.logger(r).Debug("upload presigned", "upload_id", u.ID, "profile", prof.Name, "declared_bytes", req.Size)
 	}
@@ -67,7 +68,8 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 }
 
 // presign signs the POST policy for u: the exact key, the size range of the
-// profile, the declared type, and either a 201 answer or a redirect.
+// profile, the declared type, u's metadata, and either a 201 answer or a
+// redirect.
 func (s *Server) presign(ctx context.Context, u *upload.Upload, prof upload.Profile, redirect string) (*s3store.PresignedPost, error) {
 	p := s3store.PostPolicy{
 		Key:                   upload.IncomingKey(u.ID),
@@ -76,6 +78,7 @@ func (s *Server) presign(ctx context.Context, u *upload.Upload, prof upload.Prof
 		Expires:               s.cfg.UploadExpires,
 		SuccessActionStatus:   http.StatusCreated,
 		SuccessActionRedirect: redirect,
+		Metadata:              upload.ObjectMeta(u),
 	}
 	post, err := s.objects.PresignPost(ctx, p)
 	if err != nil {
@@ -84,8 +87,6 @@ func (s *Server) presign(ctx context.Context, u *upload.Upload, prof upload.Prof
 	return post, nil
 }
 
-// profileFor is profile for the caller: a signed-in user's default is the
-// first profile their link allows, and any other answers 403.
 // newUpload checks a presign request against its profile (type, size) and
 // returns the pending upload it describes; POST /api/uploads and Uppy's
 // POST /api/uppy/uploads share it, so both accept the same files.
@@ -113,14 +114,17 @@ func (s *Server) newUpload(ctx context.Context, req createRequest) (*upload.Uplo
 		return nil, prof, upload.Errorf(upload.ETOOLARGE, "This file is %s; the limit is %s.", humanBytes(req.Size), humanBytes(prof.MaxBytes))
 	}
 	now := s.now()
+	who := ownerOf(ctx)
 	u := &upload.Upload{
-		ID: upload.NewID(now), Profile: prof.Name, Owner: ownerOf(ctx).Owner, User: ownerOf(ctx).User,
+		ID: s.issueID(now, who), Profile: prof.Name, Owner: who.Owner, User: who.User,
 		Filename: cleanFilename(req.Filename), DeclaredType: ct, DeclaredBytes: req.Size,
 		Status: upload.StatusPending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.UploadExpires),
 	}
 	return u, prof, nil
 }
 
+// profileFor is profile for the caller: a signed-in user's default is the
+// first profile their link allows, and any other answers 403.
 func (s *Server) profileFor(ctx context.Context, name string) (upload.Profile, error) {
 	id := ownerOf(ctx)
 	if name == "" && len(id.Profiles) > 0 && !id.allows(defaultProfile) {
