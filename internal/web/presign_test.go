@@ -1,0 +1,213 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"uploader/internal/upload"
+)
+
+// apiCall sends a JSON request with a bearer token and decodes the answer.
+func apiCall(t *testing.T, method, u, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: %d, not JSON: %s", method, u, resp.StatusCode, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+type presigned struct {
+	ID     string
+	URL    string
+	Fields map[string]string
+}
+
+func presignAPI(t *testing.T, base, token, filename string) presigned {
+	t.Helper()
+	st, out := apiCall(t, "POST", base+"/api/uploads", token,
+		fmt.Sprintf(`{"filename":%q,"content_type":"image/jpeg","size":40,"profile":"photo"}`, filename))
+	if st != http.StatusCreated {
+		t.Fatalf("presign: %d %v", st, out)
+	}
+	p := presigned{ID: out["id"].(string), Fields: map[string]string{}}
+	up := out["upload"].(map[string]any)
+	p.URL = up["url"].(string)
+	for k, v := range up["fields"].(map[string]any) {
+		p.Fields[k] = v.(string)
+	}
+	return p
+}
+
+const smallFile = "\xff\xd8\xff\xe0 not much of a JPEG, but S3 does not look"
+
+// sendFile posts the policy's fields, then a small file, to S3.
+func sendFile(t *testing.T, p presigned) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	names := make([]string, 0, len(p.Fields))
+	for k := range p.Fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		mw.WriteField(k, p.Fields[k])
+	}
+	fw, _ := mw.CreateFormFile("file", "a.jpg")
+	fw.Write([]byte(smallFile))
+	mw.Close()
+	resp, err := http.Post(p.URL, mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("S3 answered the POST with %d: %s", resp.StatusCode, b)
+	}
+}
+
+// TestRowlessPresign: a presign writes no row, yet GET says something true
+// about the upload at each step: awaiting its file (with the policy's
+// expiry), arrived, then the row's own status after complete, which made
+// the row from the object with the name, owner, type and size it carries.
+// Another owner, and an ID nobody issued, get 404.
+func TestRowlessPresign(t *testing.T) {
+	ts, _, db, clk := testServer(t, Config{APITokens: []string{"tok-a", "tok-b"}})
+	ctx := context.Background()
+	start := clk.now()
+
+	p := presignAPI(t, ts.URL, "tok-a", "Été à Paris.jpg")
+	if us, err := db.ListUploads(ctx, tokenOwner("tok-a"), "", 10); err != nil || len(us) != 0 {
+		t.Fatalf("the presign wrote %d rows (err %v), want none", len(us), err)
+	}
+	st, out := apiCall(t, "GET", ts.URL+"/api/uploads/"+p.ID, "tok-a", "")
+	wantExp := start.Add(10 * time.Minute).UTC().Truncate(time.Second).Format(time.RFC3339)
+	if st != http.StatusOK || out["status"] != "awaiting_upload" || out["expires_at"] != wantExp {
+		t.Errorf("GET before the file: %d %v, want 200 awaiting_upload expiring %s", st, out, wantExp)
+	}
+	if st, out := apiCall(t, "GET", ts.URL+"/api/uploads/"+p.ID, "tok-b", ""); st != http.StatusNotFound {
+		t.Errorf("another owner's GET: %d %v, want 404", st, out)
+	}
+	forged := upload.NewID(start)
+	if st, out := apiCall(t, "GET", ts.URL+"/api/uploads/"+forged, "tok-a", ""); st != http.StatusNotFound {
+		t.Errorf("GET of an ID nobody issued: %d %v, want 404", st, out)
+	}
+	if st, out := apiCall(t, "POST", ts.URL+"/api/uploads/"+p.ID+"/complete", "tok-a", ""); st != http.StatusConflict {
+		t.Errorf("complete before the file: %d %v, want 409", st, out)
+	}
+
+	sendFile(t, p)
+	if st, out := apiCall(t, "GET", ts.URL+"/api/uploads/"+p.ID, "tok-a", ""); st != http.StatusOK || out["status"] != "arrived" {
+		t.Errorf("GET after the file: %d %v, want 200 arrived", st, out)
+	}
+	if st, out := apiCall(t, "POST", ts.URL+"/api/uploads/"+p.ID+"/complete", "tok-b", ""); st != http.StatusNotFound {
+		t.Errorf("another owner's complete: %d %v, want 404", st, out)
+	}
+	if st, out := apiCall(t, "POST", ts.URL+"/api/uploads/"+p.ID+"/complete", "tok-a", ""); st != http.StatusAccepted || out["status"] != "processing" {
+		t.Fatalf("complete: %d %v, want 202 processing", st, out)
+	}
+	u, err := db.Upload(ctx, p.ID)
+	if err != nil {
+		t.Fatalf("complete made no row: %v", err)
+	}
+	if u.Filename != "Été à Paris.jpg" || u.Owner != tokenOwner("tok-a") || u.Profile != "photo" ||
+		u.DeclaredType != "image/jpeg" || u.Bytes != int64(len(smallFile)) || u.Status != upload.StatusProcessing {
+		t.Errorf("row made from the object: %+v", u)
+	}
+	if st, out := apiCall(t, "GET", ts.URL+"/api/uploads", "tok-a", ""); st != http.StatusOK || len(out["uploads"].([]any)) != 1 {
+		t.Errorf("list after complete: %d %v, want the one upload", st, out)
+	}
+
+	// An issued ID whose permission lapsed with no file says so.
+	late := presignAPI(t, ts.URL, "tok-a", "late.jpg")
+	clk.set(start.Add(11 * time.Minute))
+	if st, out := apiCall(t, "GET", ts.URL+"/api/uploads/"+late.ID, "tok-a", ""); st != http.StatusOK || out["status"] != "expired" {
+		t.Errorf("GET after expiry: %d %v, want 200 expired", st, out)
+	}
+	if st, out := apiCall(t, "POST", ts.URL+"/api/uploads/"+late.ID+"/complete", "tok-a", ""); st != http.StatusGone {
+		t.Errorf("complete after expiry: %d %v, want 410", st, out)
+	}
+}
+
+// countingJobs counts the jobs queued per upload.
+type countingJobs struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *countingJobs) EnqueueProcess(_ context.Context, id string, _ upload.Profile) error {
+	c.mu.Lock()
+	c.n[id]++
+	c.mu.Unlock()
+	return nil
+}
+
+// TestConcurrentCompletesMakeOneRow: completes racing for a row-less
+// upload, and the bucket's event beside them, make one row with one
+// processing run (the task ID, the upload ID, makes the queue keep one).
+func TestConcurrentCompletesMakeOneRow(t *testing.T) {
+	ts, s, db, _ := testServer(t, Config{APITokens: []string{"tok-a"}})
+	jobs := &countingJobs{n: map[string]int{}}
+	s.jobs = jobs
+	p := presignAPI(t, ts.URL, "tok-a", "a.jpg")
+	sendFile(t, p)
+
+	var wg sync.WaitGroup
+	codes := make([]int, 8)
+	for i := range codes {
+		wg.Go(func() {
+			if i == 0 {
+				if err := s.arrived(context.Background(), p.ID); err != nil {
+					t.Errorf("S3 event: %v", err)
+				}
+				codes[i] = http.StatusAccepted
+				return
+			}
+			codes[i], _ = apiCall(t, "POST", ts.URL+"/api/uploads/"+p.ID+"/complete", "tok-a", "")
+		})
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusAccepted {
+			t.Errorf("complete %d: %d, want 202", i, c)
+		}
+	}
+	u, err := db.Upload(context.Background(), p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Attempts != 1 || u.Status != upload.StatusProcessing {
+		t.Errorf("row after racing completes: status %s, %d processing runs, want processing and 1", u.Status, u.Attempts)
+	}
+	if jobs.n[p.ID] == 0 || len(jobs.n) != 1 {
+		t.Errorf("jobs queued: %v, want only upload %s's", jobs.n, p.ID)
+	}
+}
