@@ -102,12 +102,13 @@ func TestAPI(t *testing.T) {
 		if st := a.do(t, "POST", "/api/uploads/"+p.ID+"/complete", nil, &e); st != http.StatusConflict || e.Error.Code != "conflict" {
 			t.Errorf("complete before upload: %d %+v, want 409 conflict", st, e)
 		}
-		if s := a.status(t, p.ID); s.Status != "pending" {
-			t.Errorf("status %s after refused complete, want pending", s.Status)
+		if s := a.status(t, p.ID); s.Status != "awaiting_upload" {
+			t.Errorf("status %s after refused complete, want awaiting_upload", s.Status)
 		}
 	})
 
-	// S3 enforces the policy; the upload stays pending and complete says 409.
+	// S3 enforces the policy; the upload stays awaiting its file and
+	// complete says 409.
 	t.Run("policy refusals", func(t *testing.T) {
 		cases := []struct {
 			name   string
@@ -142,8 +143,8 @@ func TestAPI(t *testing.T) {
 				if st := a.do(t, "POST", "/api/uploads/"+p.ID+"/complete", nil, nil); st != http.StatusConflict {
 					t.Errorf("complete after refused upload: %d, want 409", st)
 				}
-				if s := a.status(t, p.ID); s.Status != "pending" {
-					t.Errorf("status %s, want pending", s.Status)
+				if s := a.status(t, p.ID); s.Status != "awaiting_upload" {
+					t.Errorf("status %s, want awaiting_upload", s.Status)
 				}
 			})
 		}

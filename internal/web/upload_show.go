@@ -35,9 +35,18 @@ type unrecordedJSON struct {
 // or has arrived and is not recorded yet. An ID nobody issued to the
 // caller is not found, as before.
 func (s *Server) showUnrecorded(w http.ResponseWriter, r *http.Request, id string) error {
-	un, err := s.findUnrecorded(r.Context(), id)
+	j, err := s.unrecordedStatus(r.Context(), id)
 	if err != nil {
 		return err
+	}
+	writeJSON(w, http.StatusOK, j)
+	return nil
+}
+
+func (s *Server) unrecordedStatus(ctx context.Context, id string) (unrecordedJSON, error) {
+	un, err := s.findUnrecorded(ctx, id)
+	if err != nil {
+		return unrecordedJSON{}, err
 	}
 	issued := un.IssuedAt
 	if issued.IsZero() {
@@ -50,8 +59,7 @@ func (s *Server) showUnrecorded(w http.ResponseWriter, r *http.Request, id strin
 	case s.now().After(j.ExpiresAt):
 		j.Status = string(upload.StatusExpired)
 	}
-	writeJSON(w, http.StatusOK, j)
-	return nil
+	return j, nil
 }
 
 type listResponse struct {
