@@ -230,8 +230,16 @@ func TestAPI(t *testing.T) {
 		if st := a.do(t, "DELETE", "/api/uploads/"+s.ID, nil, nil); st != http.StatusNoContent {
 			t.Fatalf("delete: %d", st)
 		}
-		if st := a.do(t, "GET", "/api/uploads/"+s.ID, nil, nil); st != 404 {
-			t.Errorf("after delete: %d, want 404", st)
+		// The row and every object are gone. The ID's permission still
+		// runs, and GET says only that: a file sent with it now would be
+		// a new upload.
+		var after status
+		if st := a.do(t, "GET", "/api/uploads/"+s.ID, nil, &after); st != 200 || after.Status != "awaiting_upload" || len(after.Variants) != 0 {
+			t.Errorf("after delete: %d %+v, want 200 awaiting_upload without variants", st, after)
+		}
+		list.Uploads = nil
+		if a.do(t, "GET", "/api/uploads?limit=100", nil, &list); len(list.Uploads) > 0 && list.Uploads[0].ID == s.ID {
+			t.Errorf("the deleted upload is still listed")
 		}
 		resp, err := http.Get(s.Variants[0].URL)
 		if err != nil {

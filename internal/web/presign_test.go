@@ -211,3 +211,24 @@ func TestConcurrentCompletesMakeOneRow(t *testing.T) {
 		t.Errorf("jobs queued: %v, want only upload %s's", jobs.n, p.ID)
 	}
 }
+
+// TestCreateResponseJSON: the hand-written encoding of the presign answer
+// is byte for byte what json.Marshal writes, for plain and awkward values.
+func TestCreateResponseJSON(t *testing.T) {
+	for _, c := range []createResponse{
+		{ID: "06h331tja5bnnw15ms1bvgfh74", Upload: postFields{URL: "http://127.0.0.1:9000/uploads", Fields: map[string]string{
+			"key": "incoming/06h331tja5bnnw15ms1bvgfh74", "policy": "eyJjb25k+/=", "x-amz-meta-filename": "%C3%89t%C3%A9.jpg",
+			"X-Amz-Date": "20261201T121500Z", "Content-Type": "image/jpeg", "success_action_status": "201",
+		}}, ExpiresAt: time.Date(2026, 12, 1, 12, 25, 0, 0, time.UTC), StatusURL: "/api/uploads/06h331tja5bnnw15ms1bvgfh74"},
+		{ID: `a"b\c<d>&é` + "\n\u2028", Upload: postFields{URL: "https://x/?a=1&b=<2>"}, ExpiresAt: time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)},
+		{Upload: postFields{Fields: map[string]string{}}},
+	} {
+		want, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(c.appendJSON(nil)); got != string(want)+"\n" {
+			t.Errorf("appendJSON:\n got %s\nwant %s", got, want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -284,19 +285,89 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, `{"error":{"code":"internal","message":"encoding failed"}}`, http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
+	writeJSONBody(w, status, append(body, '\n'))
 }
+
+// appendJSONString appends s as a JSON string the way encoding/json
+// writes it (HTML characters escaped too); plain strings take the fast
+// path.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			enc, _ := json.Marshal(s)
+			return append(b, enc...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// The values of writeJSONBody's headers, shared: Header().Set would make
+// two slices per answer.
+var (
+	jsonType = []string{"application/json; charset=utf-8"}
+	noStore  = []string{"no-store"}
+)
+
+// writeJSONBody writes body, JSON already encoded with its newline.
+func writeJSONBody(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// maxJSONBody bounds the small JSON bodies decodeJSON reads.
+const maxJSONBody = 16 << 10
+
+// bodyBufs holds the buffers decodeJSON reads bodies into: a presign is
+// one of these a request, and a json.Decoder would allocate its own.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // decodeJSON reads a small JSON body into v.
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<10))
-	if err := dec.Decode(v); errors.Is(err, errSlowBody) {
+	bp := bodyBufs.Get().(*[]byte)
+	defer bodyBufs.Put(bp)
+	body, err := readBody((*bp)[:0], r.Body, maxJSONBody)
+	*bp = body[:0]
+	switch {
+	case errors.Is(err, errSlowBody):
 		return upload.Errorf(upload.EINVALID, "The request body arrived too slowly; send it all at once.")
-	} else if err != nil {
+	case errors.Is(err, errBodyTooLarge):
+		return upload.Errorf(upload.ETOOLARGE, "The request body is larger than %d KB.", maxJSONBody>>10)
+	case err != nil:
+		return upload.Errorf(upload.EINVALID, "The request body could not be read: %v", err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
 		return upload.Errorf(upload.EINVALID, "The request body is not valid JSON: %v", err)
 	}
 	return nil
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+// readBody appends body to buf, up to limit bytes; a longer body is
+// errBodyTooLarge.
+func readBody(buf []byte, body io.Reader, limit int) ([]byte, error) {
+	if body == nil {
+		return buf, nil
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):min(cap(buf), limit+1)])
+		buf = buf[:len(buf)+n]
+		if len(buf) > limit {
+			return buf, errBodyTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
