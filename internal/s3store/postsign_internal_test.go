@@ -60,7 +60,7 @@ func TestPostSignerMatchesSDK(t *testing.T) {
 			exp, _ := time.Parse(time.RFC3339, doc.Expiration)
 			creds, _ := s.signer.creds.Retrieve(ctx)
 			conds, field, value := p.conditions()
-			got := s.signer.sign(creds, p.Key, conds, signedAt, exp)
+			got := s.signer.sign(creds, p.Key, conds, signedAt, exp, 0)
 			got["Content-Type"] = p.ContentType
 			got[field] = value
 			for _, m := range p.Metadata {
@@ -96,7 +96,7 @@ func TestPostSignerSessionToken(t *testing.T) {
 	p := &postSigner{region: "us-east-1", bucket: "b"}
 	creds := aws.Credentials{AccessKeyID: "ASIA", SecretAccessKey: "s", SessionToken: "tok+/="}
 	now := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
-	f := p.sign(creds, "incoming/x", nil, now, now.Add(time.Minute))
+	f := p.sign(creds, "incoming/x", nil, now, now.Add(time.Minute), 0)
 	raw, _ := base64.StdEncoding.DecodeString(f["policy"])
 	if f["X-Amz-Security-Token"] != "tok+/=" || !json.Valid(raw) || !strings.Contains(string(raw), `{"X-Amz-Security-Token":"tok+/="}`) {
 		t.Errorf("token missing: %v %s", f, raw)

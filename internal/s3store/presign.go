@@ -58,11 +58,11 @@ func (s *Store) PresignPost(ctx context.Context, p PostPolicy) (*PresignedPost, 
 		return nil, fmt.Errorf("%w: s3store: presign POST %s: the credentials expired at %s",
 			upload.Errorf(upload.EUNAVAILABLE, "Could not prepare the upload; please retry in a moment."), p.Key, creds.Expires.UTC().Format(time.RFC3339))
 	}
-	fields := s.signer.sign(creds, p.Key, conds, now, expiresAt)
+	fields := s.signer.sign(creds, p.Key, conds, now, expiresAt, 2+len(p.Metadata))
 	fields["Content-Type"] = p.ContentType
 	fields[successField] = successValue
-	for _, m := range p.Metadata {
-		fields[metaPrefix+m.Name] = m.Value
+	for _, c := range conds[4:] {
+		fields[c.field] = c.value
 	}
 	return &PresignedPost{URL: postURL, Fields: fields, ExpiresAt: expiresAt}, nil
 }
@@ -128,14 +128,30 @@ func (p PostPolicy) conditions() (conds []postCondition, successField, successVa
 	conds = make([]postCondition, 0, 4+len(p.Metadata))
 	conds = append(conds,
 		postCondition{field: "key", value: p.Key},
-		postCondition{list: []any{"content-length-range", 1, p.MaxBytes}},
-		postCondition{list: []any{"eq", "$Content-Type", p.ContentType}},
+		postCondition{min: 1, max: p.MaxBytes},
+		postCondition{field: "$Content-Type", value: p.ContentType, eq: true},
 		postCondition{field: successField, value: successValue},
 	)
 	for _, m := range p.Metadata {
-		conds = append(conds, postCondition{field: metaPrefix + m.Name, value: m.Value})
+		conds = append(conds, postCondition{field: metaField(m.Name), value: m.Value})
 	}
 	return conds, successField, successValue
+}
+
+// metaField is the form field of metadata name; the names the service
+// uses are constants, so signing a policy does not build them each time.
+func metaField(name string) string {
+	switch name {
+	case upload.MetaOwner:
+		return metaPrefix + upload.MetaOwner
+	case upload.MetaUser:
+		return metaPrefix + upload.MetaUser
+	case upload.MetaProfile:
+		return metaPrefix + upload.MetaProfile
+	case upload.MetaFilename:
+		return metaPrefix + upload.MetaFilename
+	}
+	return metaPrefix + name
 }
 
 // metaPrefix starts the form field, and the header, of user metadata.

@@ -1,13 +1,17 @@
 package upload
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
 	"fmt"
+	"hash"
+	"io"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -74,52 +78,71 @@ const (
 	idMACAt       = 6 + idRandomBytes
 )
 
-// IssueID returns an ID made at now for claim (who it is issued to), with
+// IDKey issues and checks IDs with one MAC key. It is safe for concurrent
+// use.
+type IDKey struct {
+	macs sync.Pool // of hash.Hash: HMAC-SHA256 with the key, reused
+}
+
+// NewIDKey returns an IDKey for key (at least 16 bytes of secret).
+func NewIDKey(key []byte) *IDKey {
+	key = bytes.Clone(key)
+	return &IDKey{macs: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+}
+
+// Issue returns an ID made at now for claim (who it is issued to), with
 // the MAC IssuedTo checks. It sorts and looks like any NewID.
-func IssueID(now time.Time, key []byte, claim string) string {
+func (k *IDKey) Issue(now time.Time, claim string) string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
 	if _, err := rand.Read(b[6:idMACAt]); err != nil {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
 	var sum [sha256.Size]byte
-	copy(b[idMACAt:], idMAC(&sum, key, b[:idMACAt], claim))
+	copy(b[idMACAt:], k.mac(&sum, b[:idMACAt], claim))
 	return idEncoding.EncodeToString(b[:])
 }
 
-// IssuedTo reports whether id was made by IssueID with key for claim, and
-// when it was made.
-func IssuedTo(id string, key []byte, claim string) (time.Time, bool) {
-	if len(id) != 26 {
-		return time.Time{}, false
-	}
+// IssuedTo reports whether id was made by Issue with this key for claim,
+// and when it was made.
+func (k *IDKey) IssuedTo(id, claim string) (time.Time, bool) {
 	var b [16]byte
-	if n, err := idEncoding.Decode(b[:], []byte(id)); err != nil || n != len(b) {
+	if !decodeID(&b, id) {
 		return time.Time{}, false
 	}
 	var sum [sha256.Size]byte
-	if !hmac.Equal(b[idMACAt:], idMAC(&sum, key, b[:idMACAt], claim)) {
+	if !hmac.Equal(b[idMACAt:], k.mac(&sum, b[:idMACAt], claim)) {
 		return time.Time{}, false
 	}
 	return IDTime(id), true
+}
+
+func (k *IDKey) mac(sum *[sha256.Size]byte, head []byte, claim string) []byte {
+	m := k.macs.Get().(hash.Hash)
+	m.Reset()
+	m.Write(head)
+	io.WriteString(m, claim)
+	out := m.Sum(sum[:0])[:idMACBytes]
+	k.macs.Put(m)
+	return out
 }
 
 // IDTime returns when the ID was made, to the millisecond; the zero time
 // for a string that is not an ID.
 func IDTime(id string) time.Time {
 	var b [16]byte
-	if len(id) != 26 {
-		return time.Time{}
-	}
-	if n, err := idEncoding.Decode(b[:], []byte(id)); err != nil || n != len(b) {
+	if !decodeID(&b, id) {
 		return time.Time{}
 	}
 	return time.UnixMilli(int64(binary.BigEndian.Uint64(b[:8]) >> 16))
 }
 
-func idMAC(sum *[sha256.Size]byte, key, head []byte, claim string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write(head)
-	m.Write([]byte(claim))
-	return m.Sum(sum[:0])[:idMACBytes]
+func decodeID(b *[16]byte, id string) bool {
+	if len(id) != 26 {
+		return false
+	}
+	var src [26]byte
+	copy(src[:], id)
+	n, err := idEncoding.Decode(b[:], src[:])
+	return err == nil && n == len(b)
 }

@@ -109,9 +109,9 @@ type Server struct {
 	now      func() time.Time
 	admin    http.Handler
 	cdnCache Invalidator
-	sessions Sessions // nil: nobody signs in (no sign-in links or embed tokens)
-	csp      string   // the pages' Content-Security-Policy
-	idKey    []byte   // the MAC key of issued upload IDs, derived from SessionSecret
+	sessions Sessions      // nil: nobody signs in (no sign-in links or embed tokens)
+	csp      string        // the pages' Content-Security-Policy
+	idKey    *upload.IDKey // issues upload IDs with a MAC keyed from SessionSecret
 
 	ownerLimit, ipLimit *limiter
 	sns                 *snsVerifier
@@ -177,7 +177,7 @@ func New(d Deps) (*Server, error) {
 		sns:        newSNSVerifier(),
 		streams:    newStreamGate(d.Config.StreamsPerOwner, d.Config.StreamsPerIP),
 		status:     d.Status,
-		idKey:      deriveKey(d.Config.SessionSecret, "upload-id"),
+		idKey:      upload.NewIDKey(deriveKey(d.Config.SessionSecret, "upload-id")),
 	}
 	if d.Admin != nil && (d.Config.AdminUser == "" || d.Config.AdminPassword == "") {
 		return nil, errors.New("web: the admin surface needs ADMIN_USER and ADMIN_PASSWORD")

@@ -14,7 +14,7 @@ import (
 
 // issueID returns a new upload ID whose MAC names who it was issued to.
 func (s *Server) issueID(now time.Time, who identity) string {
-	return upload.IssueID(now, s.idKey, who.claimOwner())
+	return s.idKey.Issue(now, who.claimOwner())
 }
 
 // unrecorded is an upload of the caller's that has no row: issued to it
@@ -32,7 +32,7 @@ type unrecorded struct {
 func (s *Server) findUnrecorded(ctx context.Context, id string) (unrecorded, error) {
 	notFound := upload.Errorf(upload.ENOTFOUND, "Upload %s was not found.", id)
 	who := ownerOf(ctx)
-	at, mine := upload.IssuedTo(id, s.idKey, who.claimOwner())
+	at, mine := s.idKey.IssuedTo(id, who.claimOwner())
 	if !mine && who.User != "" {
 		return unrecorded{}, notFound
 	}
