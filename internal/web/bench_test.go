@@ -23,7 +23,7 @@ func (noJobs) EnqueueProcess(context.Context, string, upload.Profile) error { re
 
 // benchServer is the web role on a real SQLite store and a real S3 client
 // (signing a policy needs no round trip to S3).
-func benchServer(b *testing.B, dbURL string) http.Handler {
+func benchServer(b testing.TB, dbURL string) http.Handler {
 	b.Helper()
 	ctx := context.Background()
 	db, err := sqlstore.Open(ctx, dbURL)

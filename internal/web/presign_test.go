@@ -232,3 +232,46 @@ func TestCreateResponseJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCreateRequestFastDecode: wherever the fast presign decoder answers,
+// json.Unmarshal answers the same; the seeds are the shapes clients send
+// and the ones the fast path must hand over.
+func FuzzCreateRequestFastDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"filename":"a.jpg","content_type":"image/jpeg","size":123456,"profile":"photo"}`,
+		` { "filename" : "Été.heic", "content_type":"", "size":1, "multipart": true }` + "\n",
+		`{"size":-0,"multipart":null}`, `{"multipart":false}`, `{}`, `{"size":1.5}`, `{"size":1e3}`, `{"size":012}`,
+		`{"Filename":"a"}`, `{"filename":"a\"b"}`, `{"filename":"a\u00e9"}`, `{"filename":null}`, `{"size":"12"}`,
+		`{"filename":"a"} x`, `{"filename":"a",}`, `{"extra":1}`, `[]`, ``, `{"size":99999999999999999999}`,
+		"{\"filename\":\"\xff\"}", `{"filename":"a","filename":"b"}`, `{"size":12,"size":-3}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast createRequest
+		if !fast.decodeFast(body) {
+			if fast != (createRequest{}) {
+				t.Fatalf("%q: a refused fast decode changed the request: %+v", body, fast)
+			}
+			return
+		}
+		var slow createRequest
+		if err := json.Unmarshal(body, &slow); err != nil {
+			t.Fatalf("%q: the fast path accepted what json.Unmarshal refuses: %v", body, err)
+		}
+		if fast.Filename != slow.Filename || fast.ContentType != slow.ContentType || fast.Size != slow.Size ||
+			fast.Profile != slow.Profile || (fast.Multipart == nil) != (slow.Multipart == nil) ||
+			(fast.Multipart != nil && *fast.Multipart != *slow.Multipart) {
+			t.Fatalf("%q: fast %+v, json.Unmarshal %+v", body, fast, slow)
+		}
+	})
+}
+
+// TestCreateRequestFastDecode: the usual body takes the fast path.
+func TestCreateRequestFastDecode(t *testing.T) {
+	var c createRequest
+	if !c.decodeFast([]byte(`{"filename":"a.jpg","content_type":"image/jpeg","size":123456,"profile":"photo","multipart":false}`)) ||
+		c.Filename != "a.jpg" || c.ContentType != "image/jpeg" || c.Size != 123456 || c.Profile != "photo" || c.Multipart == nil || *c.Multipart {
+		t.Errorf("the usual presign body: %+v", c)
+	}
+}

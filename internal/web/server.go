@@ -293,7 +293,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // path.
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !jsonPlain[s[i]] {
 			enc, _ := json.Marshal(s)
 			return append(b, enc...)
 		}
@@ -302,6 +302,14 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// jsonPlain marks the bytes encoding/json writes as they are.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 // The values of writeJSONBody's headers, shared: Header().Set would make
 // two slices per answer.
@@ -340,6 +348,9 @@ func decodeJSON(r *http.Request, v any) error {
 	case err != nil:
 		return upload.Errorf(upload.EINVALID, "The request body could not be read: %v", err)
 	}
+	if f, ok := v.(fastDecoder); ok && f.decodeFast(body) {
+		return nil
+	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return upload.Errorf(upload.EINVALID, "The request body is not valid JSON: %v", err)
 	}
@@ -347,6 +358,12 @@ func decodeJSON(r *http.Request, v any) error {
 }
 
 var errBodyTooLarge = errors.New("request body too large")
+
+// fastDecoder is a request body that can parse its usual form without
+// reflection, and says false to leave anything else to json.Unmarshal.
+type fastDecoder interface {
+	decodeFast(body []byte) bool
+}
 
 // readBody appends body to buf, up to limit bytes; a longer body is
 // errBodyTooLarge.
