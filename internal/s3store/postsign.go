@@ -32,6 +32,10 @@ type postSigner struct {
 	keySecret string     // the secret and
 	keyDate   [8]byte    // the day (YYYYMMDD) the signing key was derived for
 	macs      *sync.Pool // of hash.Hash: HMAC-SHA256 with that signing key
+
+	stampSec             int64 // the second, and access key, the stamps below are for
+	stampKey             string
+	stampDate, stampCred string
 }
 
 // postURL asks the SDK where POSTs go (virtual-hosted on AWS, path-style
@@ -81,21 +85,43 @@ func hmacSHA256(key, data []byte) []byte {
 	return h.Sum(nil)
 }
 
-// policyBufs holds the buffers policies are written in.
-var policyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+// stamps returns the X-Amz-Date and X-Amz-Credential of a policy signed
+// at t, reusing the strings of the previous call within the same second:
+// at thousands of presigns a second, most share them.
+func (p *postSigner) stamps(accessKey string, t time.Time) (date, credential string) {
+	sec := t.Unix()
+	p.mu.Lock()
+	if p.stampSec == sec && p.stampKey == accessKey && p.stampDate != "" {
+		date, credential = p.stampDate, p.stampCred
+		p.mu.Unlock()
+		return date, credential
+	}
+	p.mu.Unlock()
+	at := t.UTC()
+	date = at.Format("20060102T150405Z")
+	credential = accessKey + "/" + date[:8] + "/" + p.region + "/s3/aws4_request"
+	p.mu.Lock()
+	p.stampSec, p.stampKey, p.stampDate, p.stampCred = sec, accessKey, date, credential
+	p.mu.Unlock()
+	return date, credential
+}
+
+// policyBufs holds the buffers policies are written and summed in.
+var policyBufs = sync.Pool{New: func() any { return &policyBuf{b: make([]byte, 0, 4096)} }}
+
+type policyBuf struct {
+	b   []byte
+	sum [sha256.Size]byte
+}
 
 // sign returns the form fields for a POST of key under the conditions,
 // signed at signingTime and valid until expiration; extra is room for the
 // fields the caller adds.
 func (p *postSigner) sign(creds aws.Credentials, key string, conds []postCondition, signingTime, expiration time.Time, extra int) map[string]string {
-	var dateBuf, dayBuf [16]byte
-	at := signingTime.UTC()
-	date := string(at.AppendFormat(dateBuf[:0], "20060102T150405Z"))
-	day := at.AppendFormat(dayBuf[:0], "20060102")
-	credential := creds.AccessKeyID + "/" + string(day) + "/" + p.region + "/s3/aws4_request"
+	date, credential := p.stamps(creds.AccessKeyID, signingTime)
 
-	bp := policyBufs.Get().(*[]byte)
-	b := (*bp)[:0]
+	pb := policyBufs.Get().(*policyBuf)
+	b := pb.b[:0]
 	b = append(b, `{"conditions":[{"X-Amz-Algorithm":"AWS4-HMAC-SHA256"},{"bucket":`...)
 	b = appendJSONString(b, p.bucket)
 	b = append(b, `},{"X-Amz-Credential":`...)
@@ -125,12 +151,11 @@ func (p *postSigner) sign(creds aws.Credentials, key string, conds []postConditi
 	m := macs.Get().(hash.Hash)
 	m.Reset()
 	m.Write(b[n:])
-	var sum [sha256.Size]byte
 	var hexSum [2 * sha256.Size]byte
-	hex.Encode(hexSum[:], m.Sum(sum[:0]))
+	hex.Encode(hexSum[:], m.Sum(pb.sum[:0]))
 	macs.Put(m)
-	*bp = b[:0]
-	policyBufs.Put(bp)
+	pb.b = b[:0]
+	policyBufs.Put(pb)
 
 	fields := make(map[string]string, 7+extra)
 	fields["X-Amz-Algorithm"] = "AWS4-HMAC-SHA256"

@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash"
-	"io"
 	"strings"
 	"sync"
 	"time"
@@ -81,26 +80,37 @@ const (
 // IDKey issues and checks IDs with one MAC key. It is safe for concurrent
 // use.
 type IDKey struct {
-	macs sync.Pool // of hash.Hash: HMAC-SHA256 with the key, reused
+	states sync.Pool // of *idState, reused: no allocation but the ID's string
+}
+
+// idState is one HMAC keyed for IDs with room for what it reads and writes.
+type idState struct {
+	mac  hash.Hash
+	id   [16]byte
+	in   [64]byte
+	sum  [sha256.Size]byte
+	text [26]byte
 }
 
 // NewIDKey returns an IDKey for key (at least 16 bytes of secret).
 func NewIDKey(key []byte) *IDKey {
 	key = bytes.Clone(key)
-	return &IDKey{macs: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+	return &IDKey{states: sync.Pool{New: func() any { return &idState{mac: hmac.New(sha256.New, key)} }}}
 }
 
 // Issue returns an ID made at now for claim (who it is issued to), with
 // the MAC IssuedTo checks. It sorts and looks like any NewID.
 func (k *IDKey) Issue(now time.Time, claim string) string {
-	var b [16]byte
+	st := k.states.Get().(*idState)
+	defer k.states.Put(st)
+	b := st.id[:]
 	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
 	if _, err := rand.Read(b[6:idMACAt]); err != nil {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
-	var sum [sha256.Size]byte
-	copy(b[idMACAt:], k.mac(&sum, b[:idMACAt], claim))
-	return idEncoding.EncodeToString(b[:])
+	copy(b[idMACAt:], st.macOf(b[:idMACAt], claim))
+	idEncoding.Encode(st.text[:], b)
+	return string(st.text[:])
 }
 
 // IssuedTo reports whether id was made by Issue with this key for claim,
@@ -110,21 +120,20 @@ func (k *IDKey) IssuedTo(id, claim string) (time.Time, bool) {
 	if !decodeID(&b, id) {
 		return time.Time{}, false
 	}
-	var sum [sha256.Size]byte
-	if !hmac.Equal(b[idMACAt:], k.mac(&sum, b[:idMACAt], claim)) {
+	st := k.states.Get().(*idState)
+	defer k.states.Put(st)
+	if !hmac.Equal(b[idMACAt:], st.macOf(b[:idMACAt], claim)) {
 		return time.Time{}, false
 	}
 	return IDTime(id), true
 }
 
-func (k *IDKey) mac(sum *[sha256.Size]byte, head []byte, claim string) []byte {
-	m := k.macs.Get().(hash.Hash)
-	m.Reset()
-	m.Write(head)
-	io.WriteString(m, claim)
-	out := m.Sum(sum[:0])[:idMACBytes]
-	k.macs.Put(m)
-	return out
+// macOf returns the ID MAC of head and claim, in st.
+func (st *idState) macOf(head []byte, claim string) []byte {
+	st.mac.Reset()
+	in := append(append(st.in[:0], head...), claim...) // in st.in unless claim is long
+	st.mac.Write(in)
+	return st.mac.Sum(st.sum[:0])[:idMACBytes]
 }
 
 // IDTime returns when the ID was made, to the millisecond; the zero time

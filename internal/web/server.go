@@ -330,9 +330,9 @@ func writeJSONBody(w http.ResponseWriter, status int, body []byte) {
 // maxJSONBody bounds the small JSON bodies decodeJSON reads.
 const maxJSONBody = 16 << 10
 
-// bodyBufs holds the buffers decodeJSON reads bodies into: a presign is
-// one of these a request, and a json.Decoder would allocate its own.
-var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+// bodyBufs holds the buffers decodeJSON reads bodies into, and the
+// presign answer is written in: a json.Decoder would allocate its own.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // decodeJSON reads a small JSON body into v.
 func decodeJSON(r *http.Request, v any) error {

@@ -295,7 +295,7 @@ func (c *createRequest) decodeFast(b []byte) bool {
 		i++
 	} else {
 		for {
-			key, j, ok := plainString(b, i)
+			key, j, ok := plainBytes(b, i)
 			if !ok {
 				return false
 			}
@@ -304,19 +304,19 @@ func (c *createRequest) decodeFast(b []byte) bool {
 				return false
 			}
 			i = skipSpace(b, i+1)
-			switch key {
+			switch string(key) { // compared, not allocated
 			case "filename", "content_type", "profile":
-				s, j, ok := plainString(b, i)
+				v, j, ok := plainBytes(b, i)
 				if !ok {
 					return false
 				}
-				switch key {
+				switch string(key) {
 				case "filename":
-					out.Filename = s
+					out.Filename = string(v)
 				case "content_type":
-					out.ContentType = s
+					out.ContentType = string(v)
 				default:
-					out.Profile = s
+					out.Profile = string(v)
 				}
 				i = j
 			case "size":
@@ -369,24 +369,25 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// plainString reads a JSON string at b[i] that has no escapes or control
-// characters and is valid UTF-8, and returns it and the index after it.
-func plainString(b []byte, i int) (string, int, bool) {
+// plainBytes reads a JSON string at b[i] that has no escapes or control
+// characters and is valid UTF-8, and returns its bytes and the index
+// after it.
+func plainBytes(b []byte, i int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
-		return "", 0, false
+		return nil, 0, false
 	}
 	for j := i + 1; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
 			if !utf8.Valid(b[i+1 : j]) {
-				return "", 0, false
+				return nil, 0, false
 			}
-			return string(b[i+1 : j]), j + 1, true
+			return b[i+1 : j], j + 1, true
 		case c == '\\' || c < 0x20:
-			return "", 0, false
+			return nil, 0, false
 		}
 	}
-	return "", 0, false
+	return nil, 0, false
 }
 
 // plainInt reads an integer written as JSON allows (no leading zeros, no
