@@ -102,12 +102,13 @@ func TestAPI(t *testing.T) {
 		if st := a.do(t, "POST", "/api/uploads/"+p.ID+"/complete", nil, &e); st != http.StatusConflict || e.Error.Code != "conflict" {
 			t.Errorf("complete before upload: %d %+v, want 409 conflict", st, e)
 		}
-		if s := a.status(t, p.ID); s.Status != "pending" {
-			t.Errorf("status %s after refused complete, want pending", s.Status)
+		if s := a.status(t, p.ID); s.Status != "awaiting_upload" {
+			t.Errorf("status %s after refused complete, want awaiting_upload", s.Status)
 		}
 	})
 
-	// S3 enforces the policy; the upload stays pending and complete says 409.
+	// S3 enforces the policy; the upload stays awaiting its file and
+	// complete says 409.
 	t.Run("policy refusals", func(t *testing.T) {
 		cases := []struct {
 			name   string
@@ -142,8 +143,8 @@ func TestAPI(t *testing.T) {
 				if st := a.do(t, "POST", "/api/uploads/"+p.ID+"/complete", nil, nil); st != http.StatusConflict {
 					t.Errorf("complete after refused upload: %d, want 409", st)
 				}
-				if s := a.status(t, p.ID); s.Status != "pending" {
-					t.Errorf("status %s, want pending", s.Status)
+				if s := a.status(t, p.ID); s.Status != "awaiting_upload" {
+					t.Errorf("status %s, want awaiting_upload", s.Status)
 				}
 			})
 		}
@@ -229,8 +230,16 @@ func TestAPI(t *testing.T) {
 		if st := a.do(t, "DELETE", "/api/uploads/"+s.ID, nil, nil); st != http.StatusNoContent {
 			t.Fatalf("delete: %d", st)
 		}
-		if st := a.do(t, "GET", "/api/uploads/"+s.ID, nil, nil); st != 404 {
-			t.Errorf("after delete: %d, want 404", st)
+		// The row and every object are gone. The ID's permission still
+		// runs, and GET says only that: a file sent with it now would be
+		// a new upload.
+		var after status
+		if st := a.do(t, "GET", "/api/uploads/"+s.ID, nil, &after); st != 200 || after.Status != "awaiting_upload" || len(after.Variants) != 0 {
+			t.Errorf("after delete: %d %+v, want 200 awaiting_upload without variants", st, after)
+		}
+		list.Uploads = nil
+		if a.do(t, "GET", "/api/uploads?limit=100", nil, &list); len(list.Uploads) > 0 && list.Uploads[0].ID == s.ID {
+			t.Errorf("the deleted upload is still listed")
 		}
 		resp, err := http.Get(s.Variants[0].URL)
 		if err != nil {

@@ -67,8 +67,8 @@ func TestS3Events(t *testing.T) {
 				t.Errorf("%s: %d, want 403", c.name, resp.StatusCode)
 			}
 		}
-		if s := a.status(t, q.ID); s.Status != "pending" {
-			t.Errorf("after forged events: %s, want pending", s.Status)
+		if s := a.status(t, q.ID); s.Status != "awaiting_upload" {
+			t.Errorf("after forged events: %s, want awaiting_upload", s.Status)
 		}
 	})
 }

@@ -71,14 +71,16 @@ func TestAdminRefusesCrossSiteForms(t *testing.T) {
 // measured: 700 presigns from one client that keeps no cookie (a new
 // anonymous owner every time) and writes a different X-Forwarded-For on
 // each. With no trusted proxy configured the header counts for nothing:
-// most presigns are refused with 429 and Retry-After, the rows written stay
-// within one budget, and the upload page from the same address is refused
-// as well.
+// most presigns are refused with 429 and Retry-After, the policies issued
+// stay within one budget (and write nothing to the database: a presign's
+// row is made only when its file arrives), and the upload page from the
+// same address is refused as well.
 func TestPresignFloodWithRotatingForwardedFor(t *testing.T) {
 	dir := t.TempDir()
 	a := startApp(t, map[string]string{"DATA_DIR": dir})
 	start := time.Now()
 	codes := map[int]int{}
+	issued := map[string]bool{}
 	for i := range 700 {
 		req, _ := http.NewRequest("POST", a.base+"/api/uploads", strings.NewReader(`{"filename":"a.jpg","content_type":"image/jpeg","size":1000,"profile":"photo"}`))
 		req.Header.Set("Content-Type", "application/json")
@@ -90,9 +92,21 @@ func TestPresignFloodWithRotatingForwardedFor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.Copy(io.Discard, resp.Body)
+		var created struct {
+			ID     string `json:"id"`
+			Upload struct {
+				Fields map[string]string `json:"fields"`
+			} `json:"upload"`
+		}
+		json.NewDecoder(resp.Body).Decode(&created)
 		resp.Body.Close()
 		codes[resp.StatusCode]++
+		if resp.StatusCode == http.StatusCreated {
+			if created.ID == "" || created.Upload.Fields["policy"] == "" {
+				t.Fatalf("a 201 without an id and a policy: %+v", created)
+			}
+			issued[created.ID] = true
+		}
 		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
 			t.Fatal("429 without Retry-After")
 		}
@@ -116,12 +130,17 @@ func TestPresignFloodWithRotatingForwardedFor(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	// Only the accepted presigns can lead to an upload: one policy, for
+	// one key, each; and none of them cost a database write.
+	if len(issued) != codes[http.StatusCreated] {
+		t.Errorf("%d distinct upload ids for %d accepted presigns", len(issued), codes[http.StatusCreated])
+	}
 	rows, err := db.UploadsByStatus(context.Background(), upload.StatusPending, time.Now().Add(time.Hour), 10_000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != codes[http.StatusCreated] {
-		t.Errorf("%d rows written for %d accepted presigns", len(rows), codes[http.StatusCreated])
+	if len(rows) != 0 {
+		t.Errorf("%d rows written by %d presigns, want none", len(rows), codes[http.StatusCreated])
 	}
 
 	// Every view of the page signs a policy: it shares the address's budget,
@@ -491,8 +510,8 @@ func TestEventStreamsAreCapped(t *testing.T) {
 		if st != http.StatusOK {
 			t.Fatalf("stream %d: %d", i+1, st)
 		}
-		if ev := <-s.events; ev.Status != "pending" {
-			t.Fatalf("stream %d starts with %q, want pending", i+1, ev.Status)
+		if ev := <-s.events; ev.Status != "awaiting_upload" {
+			t.Fatalf("stream %d starts with %q, want awaiting_upload", i+1, ev.Status)
 		}
 		open = append(open, s)
 	}

@@ -42,7 +42,9 @@ type ReconcileObjects interface {
 //     Redis restart, a lost enqueue, or a worker killed past its lease);
 //   - pending uploads whose policy lapsed are completed when their file did
 //     arrive (the browser closed before calling complete), else removed;
-//   - incoming/ objects with no upload waiting for them are deleted;
+//   - incoming/ objects with no row but our metadata (a single POST whose
+//     client never called complete) are recorded and completed;
+//   - other incoming/ objects with no upload waiting for them are deleted;
 //   - multipart uploads whose row is gone or expired are aborted, so their
 //     parts stop costing money (the lifecycle rule's backstop may be
 //     missing: MinIO drops it).
@@ -160,6 +162,11 @@ func (r *Reconciler) expire(ctx context.Context, now time.Time, rep *ReconcileRe
 	return nil
 }
 
+// orphans handles incoming/ objects no live row waits for. One with no
+// row whose metadata our policy signed is a single-POST upload nobody
+// completed (the tab closed, the event was lost): it is recorded and its
+// job queued, once Grace has given its client time to complete it. Any
+// other, and the object of a finished upload, is deleted after OrphanAge.
 func (r *Reconciler) orphans(ctx context.Context, now time.Time, rep *ReconcileReport) error {
 	objs, err := r.Objects.List(ctx, upload.IncomingPrefix)
 	if err != nil {
@@ -167,16 +174,27 @@ func (r *Reconciler) orphans(ctx context.Context, now time.Time, rep *ReconcileR
 	}
 	var stale []string
 	for _, o := range objs {
-		if now.Sub(o.LastModified) < OrphanAge {
+		age := now.Sub(o.LastModified)
+		if age < Grace {
 			continue
 		}
 		id := strings.TrimPrefix(o.Key, upload.IncomingPrefix)
 		u, err := r.Store.Upload(ctx, id)
 		switch {
 		case upload.ErrorCode(err) == upload.ENOTFOUND:
+			ours, err := r.adopt(ctx, id, now, rep)
+			if err != nil {
+				return err
+			}
+			if ours || age < OrphanAge {
+				continue
+			}
 		case err != nil:
 			return err
 		case u.Status == upload.StatusReady || u.Status == upload.StatusFailed:
+			if age < OrphanAge {
+				continue
+			}
 		default:
 			continue // still wanted
 		}
@@ -190,6 +208,41 @@ func (r *Reconciler) orphans(ctx context.Context, now time.Time, rep *ReconcileR
 	}
 	rep.OrphansDeleted += len(stale)
 	return nil
+}
+
+// adopt records the upload that the row-less incoming object id describes
+// and queues its job, as complete would have. It reports false for an
+// object that is not an upload of ours (no metadata, an unknown profile, a
+// size the profile refuses), which is left to be deleted as an orphan.
+func (r *Reconciler) adopt(ctx context.Context, id string, now time.Time, rep *ReconcileReport) (bool, error) {
+	info, err := r.Objects.Head(ctx, upload.IncomingKey(id))
+	if upload.ErrorCode(err) == upload.ENOTFOUND {
+		return true, nil // deleted since the listing: nothing to delete
+	} else if err != nil {
+		return false, err
+	}
+	u, ok := upload.FromObject(id, info.Metadata, info.Size, info.ContentType, now)
+	if !ok {
+		return false, nil
+	}
+	p, ok := r.Profiles[u.Profile]
+	if !ok || info.Size <= 0 || info.Size > p.MaxBytes || !p.Allows(u.DeclaredType) {
+		return false, nil
+	}
+	if err := r.Store.CreateUpload(ctx, u); upload.ErrorCode(err) == upload.ECONFLICT {
+		return true, nil // complete or the bucket's event recorded it meanwhile
+	} else if err != nil {
+		return false, err
+	}
+	if _, err := r.Store.MarkProcessing(ctx, u.ID, u.DeclaredType, info.Size); err != nil {
+		return false, err
+	}
+	if err := r.Enqueuer.EnqueueProcess(ctx, u.ID, p); err != nil {
+		return false, err
+	}
+	r.Logger.Info("completed an upload nobody completed", "upload_id", u.ID)
+	rep.Completed++
+	return true, nil
 }
 
 // finishParts completes the multipart upload of an expired row whose

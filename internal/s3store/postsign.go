@@ -7,9 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
+	"hash"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -28,10 +27,15 @@ type postSigner struct {
 	region string
 	bucket string
 
-	mu      sync.Mutex
-	url     string // "" until one call succeeded: a failure is not kept
-	keyFor  string // secret + date + region the cached key was derived for
-	signKey []byte
+	mu        sync.Mutex
+	url       string     // "" until one call succeeded: a failure is not kept
+	keySecret string     // the secret and
+	keyDate   [8]byte    // the day (YYYYMMDD) the signing key was derived for
+	macs      *sync.Pool // of hash.Hash: HMAC-SHA256 with that signing key
+
+	stampSec             int64 // the second, and access key, the stamps below are for
+	stampKey             string
+	stampDate, stampCred string
 }
 
 // postURL asks the SDK where POSTs go (virtual-hosted on AWS, path-style
@@ -56,19 +60,23 @@ func (p *postSigner) postURL(ctx context.Context, presign *s3.PresignClient) (st
 	return out.URL, nil
 }
 
-func (p *postSigner) key(secret string, t time.Time) []byte {
-	date := t.UTC().Format("20060102")
-	id := secret + "\x00" + date + "\x00" + p.region
+// key returns the signing key for the day of t and a pool of HMACs keyed
+// with it. The pool is replaced with the key, so a MAC never outlives it.
+func (p *postSigner) key(secret string, t time.Time) *sync.Pool {
+	var d [8]byte
+	date := t.UTC().AppendFormat(d[:0], "20060102")
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.keyFor != id {
-		k := hmacSHA256([]byte("AWS4"+secret), []byte(date))
+	if p.macs == nil || p.keySecret != secret || string(p.keyDate[:]) != string(date) {
+		k := hmacSHA256([]byte("AWS4"+secret), date)
 		k = hmacSHA256(k, []byte(p.region))
 		k = hmacSHA256(k, []byte("s3"))
-		p.signKey = hmacSHA256(k, []byte("aws4_request"))
-		p.keyFor = id
+		signKey := hmacSHA256(k, []byte("aws4_request"))
+		p.keySecret = secret
+		copy(p.keyDate[:], date)
+		p.macs = &sync.Pool{New: func() any { return hmac.New(sha256.New, signKey) }}
 	}
-	return p.signKey
+	return p.macs
 }
 
 func hmacSHA256(key, data []byte) []byte {
@@ -77,44 +85,85 @@ func hmacSHA256(key, data []byte) []byte {
 	return h.Sum(nil)
 }
 
-// sign returns the form fields for a POST of key under the conditions,
-// signed at signingTime and valid until expiration.
-func (p *postSigner) sign(creds aws.Credentials, key string, conds []postCondition, signingTime, expiration time.Time) map[string]string {
-	date := signingTime.UTC().Format("20060102T150405Z")
-	credential := creds.AccessKeyID + "/" + signingTime.UTC().Format("20060102") + "/" + p.region + "/s3/aws4_request"
+// stamps returns the X-Amz-Date and X-Amz-Credential of a policy signed
+// at t, reusing the strings of the previous call within the same second:
+// at thousands of presigns a second, most share them.
+func (p *postSigner) stamps(accessKey string, t time.Time) (date, credential string) {
+	sec := t.Unix()
+	p.mu.Lock()
+	if p.stampSec == sec && p.stampKey == accessKey && p.stampDate != "" {
+		date, credential = p.stampDate, p.stampCred
+		p.mu.Unlock()
+		return date, credential
+	}
+	p.mu.Unlock()
+	at := t.UTC()
+	date = at.Format("20060102T150405Z")
+	credential = accessKey + "/" + date[:8] + "/" + p.region + "/s3/aws4_request"
+	p.mu.Lock()
+	p.stampSec, p.stampKey, p.stampDate, p.stampCred = sec, accessKey, date, credential
+	p.mu.Unlock()
+	return date, credential
+}
 
-	var b strings.Builder
-	b.Grow(512)
-	b.WriteString(`{"conditions":[{"X-Amz-Algorithm":"AWS4-HMAC-SHA256"},{"bucket":`)
-	writeJSONString(&b, p.bucket)
-	b.WriteString(`},{"X-Amz-Credential":`)
-	writeJSONString(&b, credential)
-	b.WriteString(`},{"X-Amz-Date":`)
-	writeJSONString(&b, date)
-	b.WriteByte('}')
+// policyBufs holds the buffers policies are written and summed in.
+var policyBufs = sync.Pool{New: func() any { return &policyBuf{b: make([]byte, 0, 4096)} }}
+
+type policyBuf struct {
+	b   []byte
+	sum [sha256.Size]byte
+}
+
+// sign returns the form fields for a POST of key under the conditions,
+// signed at signingTime and valid until expiration; extra is room for the
+// fields the caller adds.
+func (p *postSigner) sign(creds aws.Credentials, key string, conds []postCondition, signingTime, expiration time.Time, extra int) map[string]string {
+	date, credential := p.stamps(creds.AccessKeyID, signingTime)
+
+	pb := policyBufs.Get().(*policyBuf)
+	b := pb.b[:0]
+	b = append(b, `{"conditions":[{"X-Amz-Algorithm":"AWS4-HMAC-SHA256"},{"bucket":`...)
+	b = appendJSONString(b, p.bucket)
+	b = append(b, `},{"X-Amz-Credential":`...)
+	b = appendJSONString(b, credential)
+	b = append(b, `},{"X-Amz-Date":`...)
+	b = appendJSONString(b, date)
+	b = append(b, '}')
 	if creds.SessionToken != "" {
-		b.WriteString(`,{"X-Amz-Security-Token":`)
-		writeJSONString(&b, creds.SessionToken)
-		b.WriteByte('}')
+		b = append(b, `,{"X-Amz-Security-Token":`...)
+		b = appendJSONString(b, creds.SessionToken)
+		b = append(b, '}')
 	}
 	for _, c := range conds {
-		b.WriteByte(',')
-		c.writeJSON(&b)
+		b = append(b, ',')
+		b = c.appendJSON(b)
 	}
-	b.WriteString(`],"expiration":`)
-	writeJSONString(&b, expiration.UTC().Format(time.RFC3339))
-	b.WriteByte('}')
+	b = append(b, `],"expiration":"`...)
+	b = expiration.UTC().AppendFormat(b, time.RFC3339)
+	b = append(b, `"}`...)
 
-	policy := base64.StdEncoding.EncodeToString([]byte(b.String()))
-	sig := hex.EncodeToString(hmacSHA256(p.key(creds.SecretAccessKey, signingTime), []byte(policy)))
-	fields := map[string]string{
-		"X-Amz-Algorithm":  "AWS4-HMAC-SHA256",
-		"X-Amz-Date":       date,
-		"X-Amz-Credential": credential,
-		"X-Amz-Signature":  sig,
-		"key":              key,
-		"policy":           policy,
-	}
+	// The policy's base64 goes after the document in the same buffer.
+	n := len(b)
+	b = base64.StdEncoding.AppendEncode(b, b[:n])
+	policy := string(b[n:])
+
+	macs := p.key(creds.SecretAccessKey, signingTime)
+	m := macs.Get().(hash.Hash)
+	m.Reset()
+	m.Write(b[n:])
+	var hexSum [2 * sha256.Size]byte
+	hex.Encode(hexSum[:], m.Sum(pb.sum[:0]))
+	macs.Put(m)
+	pb.b = b[:0]
+	policyBufs.Put(pb)
+
+	fields := make(map[string]string, 7+extra)
+	fields["X-Amz-Algorithm"] = "AWS4-HMAC-SHA256"
+	fields["X-Amz-Date"] = date
+	fields["X-Amz-Credential"] = credential
+	fields["X-Amz-Signature"] = string(hexSum[:])
+	fields["key"] = key
+	fields["policy"] = policy
 	if creds.SessionToken != "" {
 		fields["X-Amz-Security-Token"] = creds.SessionToken
 	}
@@ -122,62 +171,67 @@ func (p *postSigner) sign(creds aws.Credentials, key string, conds []postConditi
 }
 
 // postCondition is one policy condition: an exact match written as
-// {"field":"value"}, or a list such as ["eq","$Content-Type","image/png"]
-// or ["content-length-range",1,20971520].
+// {"field":"value"}, ["eq","$Field","value"] when eq is set (field then
+// carries its $), or
+// ["content-length-range",min,max] when max is above 0.
 type postCondition struct {
-	field, value string // exact match when list is nil
-	list         []any  // strings and int64s
+	field, value string
+	eq           bool
+	min, max     int64
 }
 
-func (c postCondition) writeJSON(b *strings.Builder) {
-	if c.list == nil {
-		b.WriteByte('{')
-		writeJSONString(b, c.field)
-		b.WriteByte(':')
-		writeJSONString(b, c.value)
-		b.WriteByte('}')
-		return
+func (c postCondition) appendJSON(b []byte) []byte {
+	switch {
+	case c.max > 0:
+		b = append(b, `["content-length-range",`...)
+		b = strconv.AppendInt(b, c.min, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, c.max, 10)
+		return append(b, ']')
+	case c.eq:
+		b = append(b, `["eq",`...)
+		b = appendJSONString(b, c.field)
+		b = append(b, ',')
+		b = appendJSONString(b, c.value)
+		return append(b, ']')
 	}
-	b.WriteByte('[')
-	for i, v := range c.list {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		switch v := v.(type) {
-		case string:
-			writeJSONString(b, v)
-		case int64:
-			b.WriteString(strconv.FormatInt(v, 10))
-		case int:
-			b.WriteString(strconv.Itoa(v))
-		default:
-			panic(fmt.Sprintf("s3store: condition value of type %T", v))
-		}
-	}
-	b.WriteByte(']')
+	b = append(b, '{')
+	b = appendJSONString(b, c.field)
+	b = append(b, ':')
+	b = appendJSONString(b, c.value)
+	return append(b, '}')
 }
 
 // sdkValue is the condition in the form the SDK's PresignPostOptions take.
 func (c postCondition) sdkValue() any {
-	if c.list == nil {
-		return map[string]string{c.field: c.value}
+	switch {
+	case c.max > 0:
+		return []any{"content-length-range", c.min, c.max}
+	case c.eq:
+		return []any{"eq", c.field, c.value}
 	}
-	return c.list
+	return map[string]string{c.field: c.value}
 }
 
-// writeJSONString writes s as encoding/json does (HTML characters escaped
-// too), so the policy matches the SDK's byte for byte. Plain strings take
-// the fast path.
-func writeJSONString(b *strings.Builder, s string) {
+// jsonPlain marks the bytes encoding/json writes as they are.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// appendJSONString appends s as encoding/json writes it (HTML characters
+// escaped too), so the policy matches the SDK's byte for byte. Plain
+// strings take the fast path.
+func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !jsonPlain[s[i]] {
 			enc, _ := json.Marshal(s)
-			b.Write(enc)
-			return
+			return append(b, enc...)
 		}
 	}
-	b.WriteByte('"')
-	b.WriteString(s)
-	b.WriteByte('"')
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

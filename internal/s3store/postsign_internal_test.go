@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"uploader/internal/upload"
 )
 
 // TestPostSignerMatchesSDK: the fast signer must produce exactly the
@@ -36,6 +38,8 @@ func TestPostSignerMatchesSDK(t *testing.T) {
 			{Key: "incoming/x", ContentType: "image/png", MaxBytes: 1, Expires: 90 * time.Second, SuccessActionStatus: 204},
 			{Key: "incoming/y", ContentType: "image/webp", MaxBytes: 5 << 20, Expires: time.Hour,
 				SuccessActionRedirect: "https://app.example/uploads/y/uploaded?profile=photo&exp=1&sig=a<b>"},
+			{Key: "incoming/z", ContentType: "image/jpeg", MaxBytes: 20 << 20, Expires: 10 * time.Minute,
+				Metadata: upload.ObjectMeta(&upload.Upload{Owner: "acme", User: "zoë", Profile: "photo", Filename: "a <b>&c.jpg"})},
 		} {
 			ref, err := s.presignPostSDK(ctx, p)
 			if err != nil {
@@ -56,9 +60,12 @@ func TestPostSignerMatchesSDK(t *testing.T) {
 			exp, _ := time.Parse(time.RFC3339, doc.Expiration)
 			creds, _ := s.signer.creds.Retrieve(ctx)
 			conds, field, value := p.conditions()
-			got := s.signer.sign(creds, p.Key, conds, signedAt, exp)
+			got := s.signer.sign(creds, p.Key, conds, signedAt, exp, 0)
 			got["Content-Type"] = p.ContentType
 			got[field] = value
+			for _, m := range p.Metadata {
+				got[metaPrefix+m.Name] = m.Value
+			}
 			if cfg.SessionToken != "" && (ref.Fields["X-Amz-Security-Token"] != cfg.SessionToken ||
 				!strings.Contains(string(raw), `{"X-Amz-Security-Token":`)) {
 				t.Errorf("%s: the SDK's policy lacks the session token: %v %s", p.Key, ref.Fields, raw)
@@ -89,7 +96,7 @@ func TestPostSignerSessionToken(t *testing.T) {
 	p := &postSigner{region: "us-east-1", bucket: "b"}
 	creds := aws.Credentials{AccessKeyID: "ASIA", SecretAccessKey: "s", SessionToken: "tok+/="}
 	now := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
-	f := p.sign(creds, "incoming/x", nil, now, now.Add(time.Minute))
+	f := p.sign(creds, "incoming/x", nil, now, now.Add(time.Minute), 0)
 	raw, _ := base64.StdEncoding.DecodeString(f["policy"])
 	if f["X-Amz-Security-Token"] != "tok+/=" || !json.Valid(raw) || !strings.Contains(string(raw), `{"X-Amz-Security-Token":"tok+/="}`) {
 		t.Errorf("token missing: %v %s", f, raw)

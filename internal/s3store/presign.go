@@ -22,6 +22,9 @@ type PostPolicy struct {
 	Expires               time.Duration // how long the policy stays valid; must be > 0
 	SuccessActionStatus   int           // 0 means 201; ignored when SuccessActionRedirect is set, as S3 does
 	SuccessActionRedirect string        // no-JS flow: S3 answers 303 to this URL (+ ?bucket=&key=&etag=)
+	// Metadata is stored with the object as x-amz-meta-{Name}, each an
+	// exact-match condition: the facts the upload's row is made from.
+	Metadata []upload.MetaField
 }
 
 // PresignedPost is a signed POST policy, ready to go into a form: the
@@ -55,9 +58,12 @@ func (s *Store) PresignPost(ctx context.Context, p PostPolicy) (*PresignedPost, 
 		return nil, fmt.Errorf("%w: s3store: presign POST %s: the credentials expired at %s",
 			upload.Errorf(upload.EUNAVAILABLE, "Could not prepare the upload; please retry in a moment."), p.Key, creds.Expires.UTC().Format(time.RFC3339))
 	}
-	fields := s.signer.sign(creds, p.Key, conds, now, expiresAt)
+	fields := s.signer.sign(creds, p.Key, conds, now, expiresAt, 2+len(p.Metadata))
 	fields["Content-Type"] = p.ContentType
 	fields[successField] = successValue
+	for _, c := range conds[4:] {
+		fields[c.field] = c.value
+	}
 	return &PresignedPost{URL: postURL, Fields: fields, ExpiresAt: expiresAt}, nil
 }
 
@@ -99,13 +105,16 @@ func (s *Store) presignPostSDK(ctx context.Context, p PostPolicy) (*PresignedPos
 	fields := out.Values
 	fields["Content-Type"] = p.ContentType
 	fields[successField] = successValue
+	for _, m := range p.Metadata {
+		fields[metaPrefix+m.Name] = m.Value
+	}
 	return &PresignedPost{URL: out.URL, Fields: fields, ExpiresAt: expiresAt}, nil
 }
 
 // conditions are the policy's conditions beyond the SDK's own (algorithm,
 // bucket, credential, date): the exact key — in the map form AWS documents,
 // which the SDK recognises and does not repeat —, the size range, the exact
-// Content-Type and the success action.
+// Content-Type, the success action and the exact metadata.
 func (p PostPolicy) conditions() (conds []postCondition, successField, successValue string) {
 	if p.SuccessActionRedirect != "" {
 		successField, successValue = "success_action_redirect", p.SuccessActionRedirect
@@ -116,13 +125,37 @@ func (p PostPolicy) conditions() (conds []postCondition, successField, successVa
 		}
 		successField, successValue = "success_action_status", strconv.Itoa(status)
 	}
-	return []postCondition{
-		{field: "key", value: p.Key},
-		{list: []any{"content-length-range", 1, p.MaxBytes}},
-		{list: []any{"eq", "$Content-Type", p.ContentType}},
-		{field: successField, value: successValue},
-	}, successField, successValue
+	conds = make([]postCondition, 0, 4+len(p.Metadata))
+	conds = append(conds,
+		postCondition{field: "key", value: p.Key},
+		postCondition{min: 1, max: p.MaxBytes},
+		postCondition{field: "$Content-Type", value: p.ContentType, eq: true},
+		postCondition{field: successField, value: successValue},
+	)
+	for _, m := range p.Metadata {
+		conds = append(conds, postCondition{field: metaField(m.Name), value: m.Value})
+	}
+	return conds, successField, successValue
 }
+
+// metaField is the form field of metadata name; the names the service
+// uses are constants, so signing a policy does not build them each time.
+func metaField(name string) string {
+	switch name {
+	case upload.MetaOwner:
+		return metaPrefix + upload.MetaOwner
+	case upload.MetaUser:
+		return metaPrefix + upload.MetaUser
+	case upload.MetaProfile:
+		return metaPrefix + upload.MetaProfile
+	case upload.MetaFilename:
+		return metaPrefix + upload.MetaFilename
+	}
+	return metaPrefix + name
+}
+
+// metaPrefix starts the form field, and the header, of user metadata.
+const metaPrefix = "x-amz-meta-"
 
 func (p PostPolicy) validate() error {
 	switch {
@@ -140,6 +173,13 @@ func (p PostPolicy) validate() error {
 	case 0, 200, 201, 204:
 	default:
 		return upload.Errorf(upload.EINVALID, "success status %d is not one S3 accepts (200, 201, 204)", p.SuccessActionStatus)
+	}
+	for _, m := range p.Metadata {
+		for i := 0; i < len(m.Value); i++ {
+			if c := m.Value[i]; c < 0x20 || c >= 0x7f {
+				return upload.Errorf(upload.EINVALID, "metadata %s must be printable ASCII (percent-encode it)", m.Name)
+			}
+		}
 	}
 	if p.SuccessActionRedirect != "" {
 		if u, err := url.Parse(p.SuccessActionRedirect); err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") {

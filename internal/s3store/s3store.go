@@ -113,6 +113,7 @@ type ObjectInfo struct {
 	ContentType  string
 	ETag         string
 	CacheControl string
+	Metadata     map[string]string // x-amz-meta-*, without the prefix, names in lower case
 }
 
 // Head returns the size, type and ETag of the object at key. A missing
@@ -127,6 +128,7 @@ func (s *Store) Head(ctx context.Context, key string) (ObjectInfo, error) {
 		ContentType:  aws.ToString(out.ContentType),
 		ETag:         aws.ToString(out.ETag),
 		CacheControl: aws.ToString(out.CacheControl),
+		Metadata:     out.Metadata,
 	}, nil
 }
 

@@ -210,6 +210,31 @@ func TestPostUpload(t *testing.T) {
 	}
 }
 
+// TestPostUploadMetadata: the metadata a policy signs is stored with the
+// object and comes back from HeadObject, which is what a row-less upload's
+// row is made from.
+func TestPostUploadMetadata(t *testing.T) {
+	ctx := context.Background()
+	key := uniqueKey(t)
+	meta := upload.ObjectMeta(&upload.Upload{Owner: "acme", User: "zoë", Profile: "photo", Filename: "Été 2026 (1).jpg"})
+	pp := presign(t, s3store.PostPolicy{Key: key, ContentType: "image/jpeg", MaxBytes: 1000, Expires: time.Minute, Metadata: meta})
+	resp, body := postForm(t, pp.URL, pp.Fields, "image/jpeg", []byte("jpeg bytes"))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST: %s\n%s", resp.Status, body)
+	}
+	info, err := store.Head(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, ok := upload.FromObject(strings.TrimPrefix(key, upload.IncomingPrefix), info.Metadata, info.Size, info.ContentType, time.Now())
+	if !ok {
+		t.Fatalf("FromObject refused the stored metadata %v", info.Metadata)
+	}
+	if u.Owner != "acme" || u.User != "zoë" || u.Profile != "photo" || u.Filename != "Été 2026 (1).jpg" || u.DeclaredBytes != 10 || u.DeclaredType != "image/jpeg" {
+		t.Errorf("upload from the object = %+v (metadata %v)", u, info.Metadata)
+	}
+}
+
 func TestPostUploadRedirect(t *testing.T) {
 	key := uniqueKey(t)
 	const back = "http://127.0.0.1:8080/uploads/abc/done"
@@ -268,6 +293,8 @@ func TestPostRefused(t *testing.T) {
 		{name: "no content type field", fields: func(f map[string]string) { delete(f, "Content-Type") }},
 		{name: "tampered policy", fields: func(f map[string]string) { f["policy"] = strings.Replace(f["policy"], "A", "B", 1) }},
 		{name: "expired", policy: func(p *s3store.PostPolicy) { p.Expires = time.Second }, wait: 2 * time.Second},
+		{name: "edited owner metadata", fields: func(f map[string]string) { f["x-amz-meta-owner"] = "mallory" }},
+		{name: "no owner metadata", fields: func(f map[string]string) { delete(f, "x-amz-meta-owner") }},
 	}
 	var (
 		mu    sync.Mutex
@@ -278,7 +305,8 @@ func TestPostRefused(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
 				key := uniqueKey(t)
-				p := s3store.PostPolicy{Key: key, ContentType: "image/jpeg", MaxBytes: maxBytes, Expires: time.Minute}
+				p := s3store.PostPolicy{Key: key, ContentType: "image/jpeg", MaxBytes: maxBytes, Expires: time.Minute,
+					Metadata: upload.ObjectMeta(&upload.Upload{Owner: "acme", Profile: "photo", Filename: "a.jpg"})}
 				if tt.policy != nil {
 					tt.policy(&p)
 				}

@@ -20,6 +20,17 @@ const (
 	StatusFailed     Status = "failed"
 )
 
+// The statuses of an upload sent in one POST that has no row yet, as the
+// API reports them; never stored. Awaiting: the ID was issued and its
+// permission runs, no file has arrived. Arrived: the file is in storage
+// and complete (or the bucket's event, or the reconciler) will record it.
+// Expired: the permission lapsed with no file.
+const (
+	StatusAwaitingUpload Status = "awaiting_upload"
+	StatusArrived        Status = "arrived"
+	StatusExpired        Status = "expired"
+)
+
 // Upload is one file a client sent, and what became of it.
 type Upload struct {
 	ID       string

@@ -105,3 +105,39 @@ func TestParseProfiles(t *testing.T) {
 		}
 	}
 }
+
+// TestIssuedIDs: an issued ID proves who it was issued to, under its key
+// only, and still looks, sorts and validates like any other ID.
+func TestIssuedIDs(t *testing.T) {
+	k := NewIDKey([]byte("0123456789abcdef0123456789abcdef"))
+	other := NewIDKey([]byte("another key, another server....."))
+	at := time.Date(2026, 12, 1, 12, 0, 0, 123_000_000, time.UTC)
+	id := k.Issue(at, "t_acme/ann")
+	if !ValidID(id) {
+		t.Fatalf("Issue made %q, which ValidID refuses", id)
+	}
+	if got, ok := k.IssuedTo(id, "t_acme/ann"); !ok || !got.Equal(at) {
+		t.Errorf("IssuedTo its own claim = %v %v, want %v true", got, ok, at)
+	}
+	for _, c := range []struct {
+		name, id, claim string
+		k               *IDKey
+	}{
+		{"another claim", id, "t_acme/bob", k},
+		{"the owner instead of its user", id, "t_acme", k},
+		{"another key", id, "t_acme/ann", other},
+		{"a random ID", NewID(at), "t_acme/ann", k},
+		{"one character changed", id[:20] + string("0123456789abcdefghjk"[(strings.IndexByte("0123456789abcdefghjk", id[20])+1)%20]) + id[21:], "t_acme/ann", k},
+		{"not an ID", "../../etc/passwd", "t_acme/ann", k},
+	} {
+		if _, ok := c.k.IssuedTo(c.id, c.claim); ok {
+			t.Errorf("%s: IssuedTo(%q) = true", c.name, c.id)
+		}
+	}
+	if later := k.Issue(at.Add(time.Millisecond), "x"); later <= id {
+		t.Errorf("an ID issued later (%s) does not sort after %s", later, id)
+	}
+	if got := IDTime(NewID(at)); !got.Equal(at) {
+		t.Errorf("IDTime = %v, want %v", got, at)
+	}
+}

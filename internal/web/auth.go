@@ -235,6 +235,14 @@ func secretHash(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// deriveKey returns a key for one purpose from the session secret, so a
+// value signed for one use is never valid for another.
+func deriveKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("uploader key: " + purpose))
+	return m.Sum(nil)
+}
+
 func (s *Server) sign(v string) string {
 	m := hmac.New(sha256.New, s.cfg.SessionSecret)
 	m.Write([]byte(v))

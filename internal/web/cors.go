@@ -16,13 +16,18 @@ func (s *Server) cors(next http.Handler) http.Handler {
 	for _, o := range s.cfg.AllowedOrigins {
 		allowed[o] = true
 	}
+	varyOrigin := []string{"Origin"} // shared, as in securityHeaders
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, "/api/") {
 			next.ServeHTTP(w, r)
 			return
 		}
 		h := w.Header()
-		h.Add("Vary", "Origin")
+		if len(h["Vary"]) == 0 {
+			h["Vary"] = varyOrigin
+		} else {
+			h.Add("Vary", "Origin")
+		}
 		origin := r.Header.Get("Origin")
 		preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 		if origin == "" || !allowed[origin] {

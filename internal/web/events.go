@@ -23,7 +23,9 @@ const (
 // uploadEvents handles GET /uploads/{id}/events: a Server-Sent Events stream
 // that sends the upload's JSON whenever it changes and ends once it is
 // ready or failed. Clients fall back to polling the JSON when it breaks,
-// or when they hold too many streams already (429).
+// or when they hold too many streams already (429). An upload without a
+// row yet streams what GET answers for it (awaiting_upload, arrived,
+// expired) until its row is made.
 func (s *Server) uploadEvents(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
 	owner := ownerOf(r.Context()).claimOwner() // each signed-in user their own
@@ -43,7 +45,13 @@ func (s *Server) uploadEvents(w http.ResponseWriter, r *http.Request) error {
 	changed, unsubscribe := s.watch(id)
 	defer unsubscribe()
 	u, err := s.ownUpload(r.Context(), id)
-	if err != nil {
+	var un unrecordedJSON
+	if upload.ErrorCode(err) == upload.ENOTFOUND && upload.ValidID(id) {
+		u = nil
+		if un, err = s.unrecordedStatus(r.Context(), id); err != nil {
+			return err
+		}
+	} else if err != nil {
 		return err
 	}
 	flusher, ok := w.(http.Flusher)
@@ -69,7 +77,12 @@ func (s *Server) uploadEvents(w http.ResponseWriter, r *http.Request) error {
 	defer ping.Stop()
 	var last []byte
 	for {
-		body, _ := json.Marshal(s.toJSON(u))
+		var body []byte
+		if u != nil {
+			body, _ = json.Marshal(s.toJSON(u))
+		} else {
+			body, _ = json.Marshal(un)
+		}
 		if string(body) != string(last) {
 			if _, err := fmt.Fprintf(w, "event: status\ndata: %s\n\n", body); err != nil {
 				return nil
@@ -77,7 +90,8 @@ func (s *Server) uploadEvents(w http.ResponseWriter, r *http.Request) error {
 			flusher.Flush()
 			last = body
 		}
-		if u.Status == upload.StatusReady || u.Status == upload.StatusFailed {
+		if u != nil && (u.Status == upload.StatusReady || u.Status == upload.StatusFailed) ||
+			u == nil && un.Status == string(upload.StatusExpired) {
 			return nil
 		}
 	wait:
@@ -100,7 +114,14 @@ func (s *Server) uploadEvents(w http.ResponseWriter, r *http.Request) error {
 				break wait
 			}
 		}
-		if u, err = s.store.Upload(ctx, id); err != nil {
+		recorded := u != nil
+		u, err = s.store.Upload(ctx, id)
+		if upload.ErrorCode(err) == upload.ENOTFOUND && !recorded {
+			un, err = s.unrecordedStatus(ctx, id)
+		} else if err == nil && !ownerOf(ctx).sees(u) {
+			err = upload.Errorf(upload.ENOTFOUND, "Upload %s was not found.", id)
+		}
+		if err != nil {
 			fmt.Fprintf(w, "event: error\ndata: {}\n\n")
 			return nil
 		}

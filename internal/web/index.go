@@ -21,9 +21,10 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	owner := ownerOf(r.Context()).claimOwner()
+	who := ownerOf(r.Context())
+	owner := who.claimOwner()
 	now := s.now()
-	u := &upload.Upload{ID: upload.NewID(now), Profile: prof.Name, DeclaredType: prof.AllowedTypes[0]}
+	u := &upload.Upload{ID: s.issueID(now, who), Profile: prof.Name, Owner: who.Owner, User: who.User, DeclaredType: prof.AllowedTypes[0]}
 	exp := now.Add(s.cfg.UploadExpires).Unix()
 	redirect := fmt.Sprintf("%s/uploads/%s/uploaded?profile=%s&exp=%d&sig=%s", s.cfg.AppURL, u.ID,
 		url.QueryEscape(prof.Name), exp, s.sign(uploadedClaim(u.ID, owner, prof.Name, exp)))

@@ -190,6 +190,9 @@ func humanBytes(n int64) string {
 // control or bidirectional-override characters, at most 255 characters.
 // It is stored and shown, never used in a key.
 func cleanFilename(name string) string {
+	if plainFilename(name) {
+		return name // nothing below would change it
+	}
 	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 		name = name[i+1:]
 	}
@@ -207,6 +210,20 @@ func cleanFilename(name string) string {
 		return "upload"
 	}
 	return name
+}
+
+// plainFilename reports whether name is printable ASCII without path
+// separators or surrounding spaces, short, and not "", "." or "..".
+func plainFilename(name string) bool {
+	if name == "" || name == "." || name == ".." || len(name) > 255 || name[0] == ' ' || name[len(name)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 0x20 || c >= 0x7f || c == '/' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // displayName is cleanFilename applied again on the way out, for rows

@@ -18,7 +18,7 @@ func (s *Server) Handler() http.Handler {
 	// own origin: a browser sends cached credentials along with a form
 	// another site posts.
 	sameOrigin := http.NewCrossOriginProtection().Handler
-	r.Use(s.bodyDeadline, middleware.RequestID, s.requestLog, middleware.Recoverer, s.securityHeaders, s.cors)
+	r.Use(s.bodyDeadline, requestID, s.requestLog, middleware.Recoverer, s.securityHeaders, s.cors)
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/static/*", s.serveStatic)

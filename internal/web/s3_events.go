@@ -93,15 +93,28 @@ func (s *Server) handleS3Event(ctx context.Context, ev s3Event) error {
 	return errors.Join(errs...)
 }
 
-// arrived completes the pending upload id, whose object S3 says is there.
-// Only unexpected failures are errors: an upload that is gone, done, or
-// whose object is refused stays as it is (complete logged why).
+// arrived completes the pending upload id, whose object S3 says is there,
+// making its row from the object when it has none. Only unexpected
+// failures are errors: an upload that is gone, done, or whose object is
+// refused or not ours stays as it is (complete logged why).
 func (s *Server) arrived(ctx context.Context, id string) error {
 	u, err := s.store.Upload(ctx, id)
 	if upload.ErrorCode(err) == upload.ENOTFOUND {
+		obj, ferr := s.fromObject(ctx, id)
+		if upload.ErrorCode(ferr) == upload.ENOTFOUND {
+			return nil // deleted since, or written without our policy
+		} else if ferr != nil {
+			return ferr
+		}
+		u, err = s.record(ctx, obj)
+	}
+	if err != nil {
+		switch upload.ErrorCode(err) {
+		case upload.EINTERNAL, upload.EUNAVAILABLE:
+			return err
+		}
+		s.log.Warn("S3 event for an upload that cannot be recorded", "upload_id", id, "err", err)
 		return nil
-	} else if err != nil {
-		return err
 	}
 	if u.Status != upload.StatusPending {
 		return nil

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -108,8 +109,9 @@ type Server struct {
 	now      func() time.Time
 	admin    http.Handler
 	cdnCache Invalidator
-	sessions Sessions // nil: nobody signs in (no sign-in links or embed tokens)
-	csp      string   // the pages' Content-Security-Policy
+	sessions Sessions      // nil: nobody signs in (no sign-in links or embed tokens)
+	csp      string        // the pages' Content-Security-Policy
+	idKey    *upload.IDKey // issues upload IDs with a MAC keyed from SessionSecret
 
 	ownerLimit, ipLimit *limiter
 	sns                 *snsVerifier
@@ -136,6 +138,13 @@ type Deps struct {
 
 	Status   StatusWatcher // may be nil: event streams then poll the database
 	Sessions Sessions      // may be nil: no sign-in links, sessions or embed tokens
+}
+
+// tokenOwner is the owner an API token stands for: named by the token's
+// hash, so the database and logs never hold the token.
+func tokenOwner(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "t_" + hex.EncodeToString(sum[:8])
 }
 
 // New parses the templates (a broken template fails here, not on a request)
@@ -168,6 +177,7 @@ func New(d Deps) (*Server, error) {
 		sns:        newSNSVerifier(),
 		streams:    newStreamGate(d.Config.StreamsPerOwner, d.Config.StreamsPerIP),
 		status:     d.Status,
+		idKey:      upload.NewIDKey(deriveKey(d.Config.SessionSecret, "upload-id")),
 	}
 	if d.Admin != nil && (d.Config.AdminUser == "" || d.Config.AdminPassword == "") {
 		return nil, errors.New("web: the admin surface needs ADMIN_USER and ADMIN_PASSWORD")
@@ -180,8 +190,7 @@ func New(d Deps) (*Server, error) {
 	}
 	s.csp = s.pageCSP()
 	for _, t := range d.Config.APITokens {
-		sum := sha256.Sum256([]byte(t))
-		s.tokens[sum] = "t_" + hex.EncodeToString(sum[:8])
+		s.tokens[sha256.Sum256([]byte(t))] = tokenOwner(t)
 	}
 	return s, nil
 }
@@ -276,19 +285,106 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, `{"error":{"code":"internal","message":"encoding failed"}}`, http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
+	writeJSONBody(w, status, append(body, '\n'))
 }
+
+// appendJSONString appends s as a JSON string the way encoding/json
+// writes it (HTML characters escaped too); plain strings take the fast
+// path.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if !jsonPlain[s[i]] {
+			enc, _ := json.Marshal(s)
+			return append(b, enc...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// jsonPlain marks the bytes encoding/json writes as they are.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// The values of writeJSONBody's headers, shared: Header().Set would make
+// two slices per answer.
+var (
+	jsonType = []string{"application/json; charset=utf-8"}
+	noStore  = []string{"no-store"}
+)
+
+// writeJSONBody writes body, JSON already encoded with its newline.
+func writeJSONBody(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// maxJSONBody bounds the small JSON bodies decodeJSON reads.
+const maxJSONBody = 16 << 10
+
+// bodyBufs holds the buffers decodeJSON reads bodies into, and the
+// presign answer is written in: a json.Decoder would allocate its own.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // decodeJSON reads a small JSON body into v.
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<10))
-	if err := dec.Decode(v); errors.Is(err, errSlowBody) {
+	bp := bodyBufs.Get().(*[]byte)
+	defer bodyBufs.Put(bp)
+	body, err := readBody((*bp)[:0], r.Body, maxJSONBody)
+	*bp = body[:0]
+	switch {
+	case errors.Is(err, errSlowBody):
 		return upload.Errorf(upload.EINVALID, "The request body arrived too slowly; send it all at once.")
-	} else if err != nil {
+	case errors.Is(err, errBodyTooLarge):
+		return upload.Errorf(upload.ETOOLARGE, "The request body is larger than %d KB.", maxJSONBody>>10)
+	case err != nil:
+		return upload.Errorf(upload.EINVALID, "The request body could not be read: %v", err)
+	}
+	if f, ok := v.(fastDecoder); ok && f.decodeFast(body) {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
 		return upload.Errorf(upload.EINVALID, "The request body is not valid JSON: %v", err)
 	}
 	return nil
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+// fastDecoder is a request body that can parse its usual form without
+// reflection, and says false to leave anything else to json.Unmarshal.
+type fastDecoder interface {
+	decodeFast(body []byte) bool
+}
+
+// readBody appends body to buf, up to limit bytes; a longer body is
+// errBodyTooLarge.
+func readBody(buf []byte, body io.Reader, limit int) ([]byte, error) {
+	if body == nil {
+		return buf, nil
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):min(cap(buf), limit+1)])
+		buf = buf[:len(buf)+n]
+		if len(buf) > limit {
+			return buf, errBodyTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }

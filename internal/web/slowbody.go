@@ -47,14 +47,21 @@ type deadlineBody struct {
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	var ne net.Error
 	switch {
+	case err == nil:
 	case err == io.EOF:
 		// The whole body is in: the connection may idle again while the
 		// handler works (net/http watches it for the client going away).
 		b.once.Do(func() { b.rc.SetReadDeadline(time.Time{}) })
-	case errors.As(err, &ne) && ne.Timeout():
+	case isTimeout(err):
 		err = fmt.Errorf("%w (limit %s)", errSlowBody, b.limit)
 	}
 	return n, err
+}
+
+// isTimeout is apart from Read so that its net.Error, which errors.As
+// makes escape, is allocated only for an error.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

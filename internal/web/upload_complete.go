@@ -19,9 +19,14 @@ type completeResponse struct {
 }
 
 // completeUpload handles POST /api/uploads/{id}/complete. It is idempotent:
-// repeating it never queues a second job.
+// repeating it never queues a second job. An upload sent in one POST gets
+// its row here, from its object, unless something else made it first.
 func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request) error {
-	u, err := s.ownUpload(r.Context(), chi.URLParam(r, "id"))
+	id := chi.URLParam(r, "id")
+	u, err := s.ownUpload(r.Context(), id)
+	if upload.ErrorCode(err) == upload.ENOTFOUND && upload.ValidID(id) {
+		u, err = s.recordOwn(r.Context(), id)
+	}
 	if err != nil {
 		return err
 	}
@@ -108,6 +113,22 @@ func (s *Server) complete(ctx context.Context, u *upload.Upload) (upload.Status,
 	}
 	log.Info("upload complete; job queued", "bytes", info.Size)
 	return upload.StatusProcessing, nil
+}
+
+// recordOwn makes the row of the caller's upload id, which has none, from
+// its object; an upload that has not arrived is a conflict, or expired.
+func (s *Server) recordOwn(ctx context.Context, id string) (*upload.Upload, error) {
+	un, err := s.findUnrecorded(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if un.Arrived == nil {
+		if s.now().After(s.permissionEnds(un.IssuedAt)) {
+			return nil, upload.Errorf(upload.EEXPIRED, "The upload permission expired before a file arrived; start a new upload.")
+		}
+		return nil, upload.Errorf(upload.ECONFLICT, "The file has not arrived in storage yet; upload it to the given URL first.")
+	}
+	return s.record(ctx, un.Arrived)
 }
 
 // completeParts completes the S3 multipart upload of u, when u went up in

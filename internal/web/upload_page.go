@@ -28,12 +28,12 @@ const uploadedGrace = time.Hour
 
 // uploaded handles GET /uploads/{id}/uploaded, where S3 redirects a form
 // posted without JavaScript. The signature proves the index page issued
-// this ID to this visitor; the row is created now, then completed.
+// this ID to this visitor; the row is made now from the object (unless
+// the bucket's event made it first), then completed.
 func (s *Server) uploaded(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
 	q := r.URL.Query()
 	who := ownerOf(r.Context())
-	owner := who.Owner
 	exp, _ := strconv.ParseInt(q.Get("exp"), 10, 64)
 	want := s.sign(uploadedClaim(id, who.claimOwner(), q.Get("profile"), exp))
 	if !upload.ValidID(id) || !hmac.Equal([]byte(want), []byte(q.Get("sig"))) {
@@ -49,20 +49,18 @@ func (s *Server) uploaded(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, err := s.store.Upload(r.Context(), id)
 	if upload.ErrorCode(err) == upload.ENOTFOUND {
-		info, herr := s.objects.Head(r.Context(), upload.IncomingKey(id))
-		if herr != nil {
+		obj, ferr := s.fromObject(r.Context(), id)
+		if upload.ErrorCode(ferr) == upload.ENOTFOUND {
 			return upload.Errorf(upload.ECONFLICT, "The file has not arrived in storage; please upload it again.")
+		} else if ferr != nil {
+			return ferr
 		}
-		now := s.now()
-		u = &upload.Upload{
-			ID: id, Profile: prof.Name, Owner: owner, User: who.User, Filename: "Untitled image",
-			DeclaredType: normalizeType(info.ContentType), DeclaredBytes: info.Size,
-			Status: upload.StatusPending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now,
+		if !who.sees(obj) || obj.Profile != prof.Name {
+			return upload.Errorf(upload.ENOTFOUND, "Upload %s was not found.", id)
 		}
-		if err := s.store.CreateUpload(r.Context(), u); err != nil && upload.ErrorCode(err) != upload.ECONFLICT {
-			return err
-		}
-	} else if err != nil {
+		u, err = s.record(r.Context(), obj)
+	}
+	if err != nil {
 		return err
 	} else if !who.sees(u) {
 		return upload.Errorf(upload.ENOTFOUND, "Upload %s was not found.", id)

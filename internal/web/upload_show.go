@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -12,12 +13,53 @@ import (
 
 // showUpload handles GET /api/uploads/{id}.
 func (s *Server) showUpload(w http.ResponseWriter, r *http.Request) error {
-	u, err := s.ownUpload(r.Context(), chi.URLParam(r, "id"))
-	if err != nil {
+	id := chi.URLParam(r, "id")
+	u, err := s.ownUpload(r.Context(), id)
+	if upload.ErrorCode(err) == upload.ENOTFOUND && upload.ValidID(id) {
+		return s.showUnrecorded(w, r, id)
+	} else if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, s.toJSON(u))
 	return nil
+}
+
+type unrecordedJSON struct {
+	ID        string    `json:"id"`
+	Status    string    `json:"status"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// showUnrecorded answers for the caller's upload that has no row: its ID
+// was issued to the caller (the MAC says so) and its file has not arrived,
+// or has arrived and is not recorded yet. An ID nobody issued to the
+// caller is not found, as before.
+func (s *Server) showUnrecorded(w http.ResponseWriter, r *http.Request, id string) error {
+	j, err := s.unrecordedStatus(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, j)
+	return nil
+}
+
+func (s *Server) unrecordedStatus(ctx context.Context, id string) (unrecordedJSON, error) {
+	un, err := s.findUnrecorded(ctx, id)
+	if err != nil {
+		return unrecordedJSON{}, err
+	}
+	issued := un.IssuedAt
+	if issued.IsZero() {
+		issued = upload.IDTime(id)
+	}
+	j := unrecordedJSON{ID: id, Status: string(upload.StatusAwaitingUpload), ExpiresAt: s.permissionEnds(issued)}
+	switch {
+	case un.Arrived != nil:
+		j.Status = string(upload.StatusArrived)
+	case s.now().After(j.ExpiresAt):
+		j.Status = string(upload.StatusExpired)
+	}
+	return j, nil
 }
 
 type listResponse struct {
