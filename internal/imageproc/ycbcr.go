@@ -222,9 +222,10 @@ func fancyUpsample(m *image.YCbCr) (dst *image.NRGBA, ok bool) {
 				h2v2(sums, out)
 			}
 			yrow := m.Y[y*m.YStride:][:w]
-			d := dst.Pix[y*dst.Stride:][:4*w]
+			cbr, crr := ucb[:len(yrow)], ucr[:len(yrow)]
+			d := dst.Pix[y*dst.Stride:][:4*len(yrow)]
 			for x, yy := range yrow {
-				r, g, b := ycbcrToRGB(yy, ucb[x], ucr[x])
+				r, g, b := ycbcrToRGB(yy, cbr[x], crr[x])
 				o := d[4*x : 4*x+4 : 4*x+4]
 				o[0], o[1], o[2], o[3] = r, g, b, 0xFF
 			}
