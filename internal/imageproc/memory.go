@@ -24,7 +24,9 @@ import (
 //	PNG interlaced, in addition               half the above (the largest pass before it is merged)
 //	GIF                                       1 (palette indices) + 4 for a frame smaller than the screen
 //	WebP lossy / lossless (x/image/webp)      1.5 (2.5 with alpha) / 4
-//	WebP output (libwebp, WebAssembly/cwebp)  11 per pixel of the largest WebP, ×1.25 for a second one
+//	WebP output (libwebp, any of its three)   11 per pixel of the largest WebP, ×1.25 for a second one
+//	                                          (WebAssembly's figure; native libwebp in the process
+//	                                          added 16 MB to the 12 MP photo job, about 6 a pixel at 2048×1365)
 //	HEIC (libheif+libde265 in WebAssembly)    18: the module's linear memory holds the stream, the
 //	                                          decoded planes and a copy; it grows by doubling;
 //	                                          24 above 8 bits; both plus 32 MB (the memory's floor)
@@ -191,8 +193,9 @@ func Estimate(data []byte, p upload.Profile, opt Options) (MemoryEstimate, error
 		sh = min(sh, 2*int64(top.outH)+1)
 	}
 	inter := int64(top.outW) * sh * costRGBA
-	// Encoders: the largest WebP (WebAssembly libwebp, or a cwebp process
-	// beside the worker: either way the dyno's memory) and one at a
+	// Encoders: the largest WebP (libwebp in the process, natively or in
+	// WebAssembly, or a cwebp process beside the worker: either way the
+	// dyno's memory) and one at a
 	// quarter of its size at once, and the one AVIF encode at a time.
 	var webpPixels, avifPixels int64
 	for _, spec := range p.Variants {

@@ -251,9 +251,10 @@ func (o *Optimizer) hasWebPEncoder() bool {
 	return ok
 }
 
-// encodeWebP encodes m with cwebp instead of the WebAssembly build of
-// libwebp: the same library, natively and multi-threaded, several times
-// faster. Optimizing a lossy WebP afterwards would mean a second lossy
+// encodeWebP encodes m with cwebp, for when the system's libwebp cannot
+// be loaded into the process (see nativeWebP) but cwebp exists: the same
+// library natively, several times faster than its WebAssembly build.
+// Optimizing a lossy WebP afterwards would mean a second lossy
 // generation, so when cwebp exists it is used as the encoder itself. The
 // pixels go over as PAM, which costs nothing to write. ok is false when
 // anything goes wrong; the caller then encodes in Go.

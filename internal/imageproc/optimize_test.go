@@ -293,8 +293,39 @@ func TestProcessWithOptimizer(t *testing.T) {
 	}
 }
 
-// TestCWebPEncoder checks the native WebP path keeps alpha and size, and
-// that outputs stay within a small distance of the pure-Go encoding.
+// TestNativeWebP checks that the system's libwebp, when github.com/gen2brain/webp
+// loads it, encodes in this process exactly what cwebp writes with the same
+// settings: moving the encode in-process changed no byte of the outputs.
+func TestNativeWebP(t *testing.T) {
+	if err := webp.Dynamic(); err != nil {
+		t.Skipf("libwebp is not loaded (package libwebp-dev has libwebp.so): %v", err)
+	}
+	o := NewOptimizer(20 * time.Second)
+	needTool(t, o, "cwebp")
+	for _, alpha := range []bool{false, true} {
+		t.Run(fmt.Sprintf("alpha=%v", alpha), func(t *testing.T) {
+			src := photo(300, 200, 3)
+			if alpha {
+				src.SetNRGBA(150, 100, color.NRGBA{0, 0, 0, 0})
+			}
+			got, err := encode(src, TypeWebP, 82, alpha)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, ok := o.encodeWebP(context.Background(), src, 82, alpha)
+			if !ok {
+				t.Fatal("cwebp failed")
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("in-process WebP is %d bytes, cwebp's %d, and they differ", len(got), len(want))
+			}
+		})
+	}
+}
+
+// TestCWebPEncoder checks the WebP path keeps alpha and size and writes
+// no metadata: native libwebp in this process when it is loaded, else
+// cwebp.
 func TestCWebPEncoder(t *testing.T) {
 	o := NewOptimizer(20 * time.Second)
 	needTool(t, o, "cwebp")

@@ -35,6 +35,9 @@ func toNRGBA(img image.Image) (dst *image.NRGBA, maybeAlpha bool) {
 			return m, true
 		}
 	case *image.YCbCr:
+		if n, ok := fancyUpsample(m); ok {
+			return n, false
+		}
 		// image/draw has a fast YCbCr->RGBA path; for opaque pixels RGBA and
 		// NRGBA are the same bytes, so the result can be relabelled.
 		rgba := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))

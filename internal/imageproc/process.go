@@ -173,7 +173,7 @@ func Process(ctx context.Context, data []byte, p upload.Profile, opt Options) (*
 					return
 				}
 				out := &res.Outputs[oi]
-				if out.ContentType == TypeWebP && opt.Optimizer.hasWebPEncoder() {
+				if out.ContentType == TypeWebP && !nativeWebP() && opt.Optimizer.hasWebPEncoder() {
 					if b, ok := opt.Optimizer.encodeWebP(ctx, m, quality, alpha); ok {
 						out.Data, out.OriginalBytes = b, int64(len(b))
 						return

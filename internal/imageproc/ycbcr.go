@@ -158,3 +158,120 @@ func ycbcrToRGB(y, cb, cr uint8) (uint8, uint8, uint8) {
 	}
 	return uint8(r), uint8(g), uint8(b)
 }
+
+// fancyUpsample converts a 4:2:0 or 4:2:2 image to NRGBA at its own size,
+// interpolating chroma with libjpeg's "fancy" triangle filter (each output
+// sample ¾ of the nearer stored sample and ¼ of the next, in each
+// subsampled direction) instead of image/draw's replication, which is what
+// libjpeg-turbo (so libvips, browsers and djpeg) and libwebp's decoder do.
+// Replicated chroma has a step every two pixels; a WebP encoder spends
+// about 5% more bytes on those steps (RainDrops at 1920×1200: 102.2 kB
+// against 97.3 kB for cwebp -q 82 on djpeg's default output). ok is false
+// for other subsample ratios and for sub-images, which toNRGBA converts as
+// before.
+func fancyUpsample(m *image.YCbCr) (dst *image.NRGBA, ok bool) {
+	vert := false
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio420:
+		vert = true
+	case image.YCbCrSubsampleRatio422:
+	default:
+		return nil, false
+	}
+	if m.Rect.Min != (image.Point{}) {
+		return nil, false
+	}
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	cw, ch := chromaSize(m)
+	if w == 0 || h == 0 || cw*2 < w {
+		return nil, false
+	}
+	dst = image.NewNRGBA(image.Rect(0, 0, w, h))
+	bands(h, func(y0, y1 int) {
+		// Two rows of 2·cw upsampled samples each (Cb, Cr), and the
+		// column sums of the vertical step.
+		buf := make([]uint8, 4*cw)
+		ucb, ucr := buf[:2*cw], buf[2*cw:]
+		sums := make([]int32, cw)
+		for y := y0; y < y1; y++ {
+			cy := y
+			if vert {
+				cy = y / 2
+			}
+			for p, plane := range [2][]uint8{m.Cb, m.Cr} {
+				out := ucb
+				if p == 1 {
+					out = ucr
+				}
+				near := plane[cy*m.CStride:][:cw]
+				if !vert {
+					h2v1(near, out)
+					continue
+				}
+				// The other row is the one above for an even output row,
+				// below for an odd one; at the edges the row itself.
+				fy := cy - 1
+				if y%2 == 1 {
+					fy = cy + 1
+				}
+				fy = max(0, min(ch-1, fy))
+				far := plane[fy*m.CStride:][:cw]
+				for i := range sums {
+					sums[i] = 3*int32(near[i]) + int32(far[i])
+				}
+				h2v2(sums, out)
+			}
+			yrow := m.Y[y*m.YStride:][:w]
+			cbr, crr := ucb[:len(yrow)], ucr[:len(yrow)]
+			d := dst.Pix[y*dst.Stride:][:4*len(yrow)]
+			for x, yy := range yrow {
+				r, g, b := ycbcrToRGB(yy, cbr[x], crr[x])
+				o := d[4*x : 4*x+4 : 4*x+4]
+				o[0], o[1], o[2], o[3] = r, g, b, 0xFF
+			}
+		}
+	})
+	return dst, true
+}
+
+// h2v2 is libjpeg's h2v2_fancy_upsample on one row of column sums
+// (3·nearer row + farther row, so 16 times the sample): the horizontal
+// step, with libjpeg's alternating rounding so the result matches it.
+func h2v2(sums []int32, out []uint8) {
+	n := len(sums)
+	if n == 1 {
+		out[0] = uint8((sums[0]*4 + 8) >> 4)
+		out[1] = uint8((sums[0]*4 + 7) >> 4)
+		return
+	}
+	out = out[:2*n]
+	out[0] = uint8((sums[0]*4 + 8) >> 4)
+	out[1] = uint8((sums[0]*3 + sums[1] + 7) >> 4)
+	for i := 1; i < n-1; i++ {
+		s := sums[i] * 3
+		out[2*i] = uint8((s + sums[i-1] + 8) >> 4)
+		out[2*i+1] = uint8((s + sums[i+1] + 7) >> 4)
+	}
+	out[2*n-2] = uint8((sums[n-1]*3 + sums[n-2] + 8) >> 4)
+	out[2*n-1] = uint8((sums[n-1]*4 + 7) >> 4)
+}
+
+// h2v1 is libjpeg's h2v1_fancy_upsample: one row of 4:2:2 chroma doubled
+// in width.
+func h2v1(in []uint8, out []uint8) {
+	n := len(in)
+	if n == 1 {
+		out[0], out[1] = in[0], in[0]
+		return
+	}
+	out = out[:2*n]
+	out[0] = in[0]
+	out[1] = uint8((int32(in[0])*3 + int32(in[1]) + 2) >> 2)
+	for i := 1; i < n-1; i++ {
+		v := int32(in[i]) * 3
+		out[2*i] = uint8((v + int32(in[i-1]) + 1) >> 2)
+		out[2*i+1] = uint8((v + int32(in[i+1]) + 2) >> 2)
+	}
+	out[2*n-2] = uint8((int32(in[n-1])*3 + int32(in[n-2]) + 1) >> 2)
+	out[2*n-1] = in[n-1]
+}

@@ -9,9 +9,11 @@ import (
 	"image/color"
 	"image/draw"
 	"image/jpeg"
+	"path/filepath"
 	"testing"
 
 	"github.com/disintegration/imaging"
+	"golang.org/x/image/bmp"
 
 	"uploader/internal/upload"
 )
@@ -184,4 +186,60 @@ func TestLargeJPEGMatchesLanczos(t *testing.T) {
 		t.Fatal(err)
 	}
 	closeToLanczos(t, src, res, "c")
+}
+
+// TestChromaLikeLibjpeg checks that a subsampled JPEG kept at its own size
+// comes out as libjpeg-turbo's djpeg shows it, whose chroma is interpolated,
+// and not with image/draw's replicated chroma: the blocky chroma was what
+// made our WebPs of such photos 5% larger than libvips'. The planes differ
+// from libjpeg's by the IDCT's rounding only, so a few code values at most;
+// the replicated conversion is off by 20 and more at colour edges.
+func TestChromaLikeLibjpeg(t *testing.T) {
+	dir := workdir(t)
+	// Odd sizes exercise the last chroma column and row.
+	runTool(t, dir, "vips", "crop", "photo.jpg", "crop.ppm", "0", "0", "479", "299")
+	for _, tc := range []struct{ name, sample string }{
+		{"4:2:0", "2x2"},
+		{"4:2:2", "2x1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runTool(t, dir, "cjpeg", "-quality", "90", "-sample", tc.sample, "-outfile", "in.jpg", "crop.ppm")
+			runTool(t, dir, "djpeg", "-bmp", "-outfile", "ref.bmp", "in.jpg")
+			data := readFile(t, filepath.Join(dir, "in.jpg"))
+			refImg, err := bmp.Decode(bytes.NewReader(readFile(t, filepath.Join(dir, "ref.bmp"))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := imaging.Clone(refImg)
+			got := decodeFile(t, data)
+			img, err := jpeg.Decode(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			replicated := image.NewRGBA(img.Bounds())
+			draw.Draw(replicated, replicated.Rect, img, image.Point{}, draw.Src)
+			gotMax, gotMean := maxMeanDiff(got, ref)
+			oldMax, oldMean := maxMeanDiff(&image.NRGBA{Pix: replicated.Pix, Stride: replicated.Stride, Rect: replicated.Rect}, ref)
+			t.Logf("against djpeg: max %d, mean %.3f (replicated chroma: max %d, mean %.3f)", gotMax, gotMean, oldMax, oldMean)
+			if gotMax > 4 || gotMean > 0.4 {
+				t.Errorf("differs from djpeg by up to %d (mean %.3f), want at most 4 (mean 0.4)", gotMax, gotMean)
+			}
+			if oldMax <= 4 {
+				t.Errorf("replicated chroma is only %d from djpeg; the image does not test interpolation", oldMax)
+			}
+		})
+	}
+}
+
+func maxMeanDiff(a, b *image.NRGBA) (int, float64) {
+	if a.Rect.Size() != b.Rect.Size() {
+		return 255, 255
+	}
+	mx, sum := 0, 0
+	for i := range a.Pix {
+		d := abs(int(a.Pix[i]) - int(b.Pix[i]))
+		mx = max(mx, d)
+		sum += d
+	}
+	return mx, float64(sum) / float64(len(a.Pix))
 }
