@@ -6,6 +6,10 @@ set -euo pipefail
 
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
+# installed reports whether the Debian package is installed, for what a
+# command on PATH cannot prove: a machine may put a script named convert
+# before ImageMagick's, and libwebp.so is a library, not a command.
+installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]; }
 have foreman       || need+=(ruby-foreman)
 have jpegtran      || need+=(libjpeg-turbo-progs)
 have optipng       || need+=(optipng)
@@ -17,7 +21,10 @@ ls /etc/postgresql/*/main >/dev/null 2>&1 || need+=(postgresql)
 have redis-sentinel || need+=(redis-sentinel)
 have vipsthumbnail || need+=(libvips-tools)
 have heif-enc      || need+=(libheif-examples)
-have convert       || need+=(imagemagick)
+installed imagemagick || need+=(imagemagick)
+# The worker encodes WebP in-process with the system libwebp.so (the
+# unversioned name gen2brain/webp opens comes with the -dev package).
+installed libwebp-dev || need+=(libwebp-dev)
 have chromium      || need+=(chromium)
 have advpng        || need+=(advancecomp)
 have zopflipng     || need+=(zopfli)
