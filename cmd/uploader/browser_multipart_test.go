@@ -19,6 +19,13 @@ import (
 )
 
 // noisePNGOf makes a w×w PNG of noise with vips (deflate cannot shrink it).
+// noisePNGProcessing is how long these tests wait for a noise PNG big
+// enough for parts to be processed: a deadline, not a timing. Noise is the
+// worst case of the pure-Go JPEG encoder, which the race detector (on in
+// make test) slows several times: about 10 s without it, near 90 s with
+// it on a busy machine.
+const noisePNGProcessing = 240 * time.Second
+
 func noisePNGOf(t *testing.T, w int) []byte {
 	t.Helper()
 	if _, err := exec.LookPath("vips"); err != nil {
@@ -93,7 +100,7 @@ func TestBrowserMultipartResume(t *testing.T) {
 	b.do(t, 10*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{file}))
 	b.waitFor(t, "the upload to resume", `(() => { const s = document.querySelector('.upload-status'); const p = document.querySelector('progress.upload-progress');
 		return !!s && s.textContent.includes('Resuming') || (!!p && p.value >= 100) || document.querySelector('li.upload-item[data-state=ready]') !== null; })()`, 20*time.Second)
-	b.waitFor(t, "the upload to finish", allDone(1), 90*time.Second)
+	b.waitFor(t, "the upload to finish", allDone(1), noisePNGProcessing)
 
 	api := b.session(t, a)
 	var list struct {
@@ -176,7 +183,7 @@ func TestBrowserMultipartRetry(t *testing.T) {
 		}),
 		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{file}),
 	)
-	b.waitFor(t, "the upload to finish", allDone(1), 90*time.Second)
+	b.waitFor(t, "the upload to finish", allDone(1), noisePNGProcessing)
 	if state := eval[string](t, b, `document.querySelector('li.upload-item').dataset.state`); state != "ready" {
 		t.Errorf("after two failures of part 2: %s (%s), want ready", state, b.pageText(t))
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"uploader/internal/sqlstore"
+	"uploader/internal/upload"
 )
 
 // TestRestartFinishesProcessing: `uploader dev` keeps its queue in memory,
@@ -15,7 +18,7 @@ import (
 func TestRestartFinishesProcessing(t *testing.T) {
 	dir := t.TempDir()
 	// No bucket events: this is the client-driven path, where the row stays
-	// pending until complete (the gateway's event would mark it first).
+	// absent until complete (the gateway's event would make it first).
 	env := map[string]string{"DATA_DIR": dir, "API_TOKENS": "tok", "ALLOW_ANONYMOUS": "false", "DEV_S3_EVENTS": "false"}
 
 	// First life: the file reaches S3, then the process dies before the
@@ -32,6 +35,22 @@ func TestRestartFinishesProcessing(t *testing.T) {
 	db, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(dir, "uploader.db"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A single POST has no row until complete makes it from the object's
+	// metadata; the dying process got that far, so make the row as it
+	// does, from the metadata the signed policy made S3 keep.
+	meta := map[string]string{}
+	for k, v := range p.Upload.Fields {
+		if name, ok := strings.CutPrefix(k, "x-amz-meta-"); ok {
+			meta[name] = v
+		}
+	}
+	u, ok := upload.FromObject(p.ID, meta, int64(len(img)), "image/jpeg", time.Now())
+	if !ok {
+		t.Fatalf("the policy's fields carry no upload metadata: %v", p.Upload.Fields)
+	}
+	if err := db.CreateUpload(context.Background(), u); err != nil {
+		t.Fatalf("create row: %v", err)
 	}
 	if changed, err := db.MarkProcessing(context.Background(), p.ID, "image/jpeg", int64(len(img))); err != nil || !changed {
 		t.Fatalf("mark processing: %v %v", changed, err)
