@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"math"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
 
 	"github.com/gen2brain/avif"
 	"github.com/gen2brain/webp"
@@ -65,7 +69,13 @@ func encode(m *image.NRGBA, ct string, quality int, alpha bool) ([]byte, error) 
 			err = enc.Encode(&buf, asRGBA(m))
 		}
 	case TypeWebP:
-		err = webp.Encode(&buf, m, webp.Options{Quality: quality, Method: webpMethod()})
+		if nativeWebP() {
+			release := holdNativeWebP(m.Rect.Dx() * m.Rect.Dy())
+			err = webp.Encode(&buf, m, webp.Options{Quality: quality, Method: webpMethod()})
+			release()
+		} else {
+			err = webp.Encode(&buf, m, webp.Options{Quality: quality, Method: webpMethod()})
+		}
 	case TypeAVIF:
 		// One AVIF encode at a time in the process: each holds about
 		// 140 bytes a pixel of WebAssembly memory (Estimate counts one).
@@ -100,6 +110,55 @@ func webpMethod() int {
 }
 
 var avifSlot = make(chan struct{}, 1)
+
+// webpSlot lets one native libwebp encode run at a time in the process.
+var webpSlot = make(chan struct{}, 1)
+
+// holdNativeWebP waits for webpSlot and makes room for the native memory
+// libwebp is about to allocate for a WebP of pixels pixels
+// (costWebPNative a pixel: the ARGB picture it imports, the YUV picture
+// and the encoder's analysis buffers, all malloc'd in C). Go's soft
+// memory limit (the worker sets it to WORKER_MEMORY_MB) knows nothing of
+// that memory, so the collector would let the heap fill the whole limit
+// beside it: two jobs encoding at once peaked at 600 MB in a 512 MB worker
+// (TestWorkerMemoryBudget). While the encode runs the limit is lowered by
+// what libwebp holds, and when Go's own memory would not fit under the
+// lowered limit, the collector runs and returns its free pages to the
+// system before libwebp allocates. The returned function gives the slot
+// and the limit back.
+func holdNativeWebP(pixels int) (release func()) {
+	mallocOnce.Do(pinMallocThreshold)
+	webpSlot <- struct{}{}
+	limit := debug.SetMemoryLimit(-1)
+	if limit == math.MaxInt64 {
+		return func() { <-webpSlot }
+	}
+	native := int64(pixels) * costWebPNative
+	lowered := max(limit-native, limit/2)
+	debug.SetMemoryLimit(lowered)
+	if goMemory() > lowered {
+		debug.FreeOSMemory()
+	}
+	return func() {
+		debug.SetMemoryLimit(limit)
+		<-webpSlot
+	}
+}
+
+// pinMallocThreshold keeps the C allocator from holding on to what libwebp
+// frees (malloc_linux.go); elsewhere it does nothing.
+var (
+	pinMallocThreshold = func() {}
+	mallocOnce         sync.Once
+)
+
+// goMemory is what Go's soft memory limit counts: the memory the runtime
+// has mapped less what it has returned to the system.
+func goMemory() int64 {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64()) - int64(s[1].Value.Uint64())
+}
 
 // avifSpeed is libaom's fastest setting: in WebAssembly even that costs
 // more than the rest of a photo job (see README, "AVIF output").

@@ -26,7 +26,10 @@ import (
 //	WebP lossy / lossless (x/image/webp)      1.5 (2.5 with alpha) / 4
 //	WebP output (libwebp, any of its three)   11 per pixel of the largest WebP, ×1.25 for a second one
 //	                                          (WebAssembly's figure; native libwebp in the process
-//	                                          added 16 MB to the 12 MP photo job, about 6 a pixel at 2048×1365)
+//	                                          holds 13.1 a pixel in C memory (the ARGB picture it imports,
+//	                                          the YUV picture, the analysis buffers: 52 MB at 2048×2048),
+//	                                          which the ×1.25 covers: its encodes run one at a time, with
+//	                                          Go's soft limit lowered by 14 a pixel meanwhile; see encode.go)
 //	HEIC (libheif+libde265 in WebAssembly)    18: the module's linear memory holds the stream, the
 //	                                          decoded planes and a copy; it grows by doubling;
 //	                                          24 above 8 bits; both plus 32 MB (the memory's floor)
@@ -56,6 +59,7 @@ const (
 	costAVIFEncode  = 140 // per output pixel: libaom's encoder in WebAssembly, one encode at a time
 	costRGBA        = 4
 	costWebPEncode  = 11       // per pixel of the WebP being encoded (WebAssembly libwebp: 2048×1536, 34 MB)
+	costWebPNative  = 14       // per pixel, system libwebp's C memory (measured 13.1 at 1024², 2048×1365, 2048²), one encode at a time
 	costWasmFloor   = 32 << 20 // see Estimate
 	costFixed       = 40 << 20 // the JPEG and PNG encoders, buffers, the outputs
 	costInputCopies = 2        // the file itself, and the original copied to S3 from it
