@@ -111,38 +111,61 @@ func webpMethod() int {
 
 var avifSlot = make(chan struct{}, 1)
 
-// webpSlot lets one native libwebp encode run at a time in the process.
-var webpSlot = make(chan struct{}, 1)
+// nativeWebPMemory is the C memory of the native libwebp encodes running
+// now, and Go's soft memory limit as it was before the first of them.
+var nativeWebPMemory nativeMemory
 
-// holdNativeWebP waits for webpSlot and makes room for the native memory
-// libwebp is about to allocate for a WebP of pixels pixels
-// (costWebPNative a pixel: the ARGB picture it imports, the YUV picture
-// and the encoder's analysis buffers, all malloc'd in C). Go's soft
-// memory limit (the worker sets it to WORKER_MEMORY_MB) knows nothing of
-// that memory, so the collector would let the heap fill the whole limit
-// beside it: two jobs encoding at once peaked at 600 MB in a 512 MB worker
-// (TestWorkerMemoryBudget). While the encode runs the limit is lowered by
-// what libwebp holds, and when Go's own memory would not fit under the
-// lowered limit, the collector runs and returns its free pages to the
-// system before libwebp allocates. The returned function gives the slot
-// and the limit back.
+type nativeMemory struct {
+	sync.Mutex
+	inflight int64
+	base     int64
+}
+
+// holdNativeWebP makes room for the native memory libwebp is about to
+// allocate for a WebP of pixels pixels (costWebPNative a pixel: the ARGB
+// picture it imports, the YUV picture and the encoder's analysis buffers,
+// all malloc'd in C). Go's soft memory limit (the worker sets it to
+// WORKER_MEMORY_MB) knows nothing of that memory, so the collector would
+// let the heap fill the whole limit beside it: two jobs encoding at once
+// peaked at 600 MB in a 512 MB worker (TestWorkerMemoryBudget). While
+// encodes run, the limit is lowered by what they hold together, and when
+// Go's own memory would not fit under the lowered limit, the collector
+// runs and returns its free pages to the system before libwebp allocates.
+// Encodes still run side by side: WebP is a third of a photo job's CPU,
+// and one at a time would idle a core whenever two jobs reach it at once.
+// The returned function gives the memory back to the limit.
 func holdNativeWebP(pixels int) (release func()) {
 	mallocOnce.Do(pinMallocThreshold)
-	webpSlot <- struct{}{}
-	limit := debug.SetMemoryLimit(-1)
-	if limit == math.MaxInt64 {
-		return func() { <-webpSlot }
-	}
 	native := int64(pixels) * costWebPNative
-	lowered := max(limit-native, limit/2)
-	debug.SetMemoryLimit(lowered)
-	if goMemory() > lowered {
+	m := &nativeWebPMemory
+	m.Lock()
+	if m.inflight == 0 {
+		m.base = debug.SetMemoryLimit(-1)
+	}
+	m.inflight += native
+	lowered := m.lowered()
+	m.Unlock()
+	if lowered < math.MaxInt64 && goMemory() > lowered {
 		debug.FreeOSMemory()
 	}
 	return func() {
-		debug.SetMemoryLimit(limit)
-		<-webpSlot
+		m.Lock()
+		m.inflight -= native
+		m.lowered()
+		m.Unlock()
 	}
+}
+
+// lowered sets Go's soft limit to its base less the native memory in
+// flight (never below half the base) and returns it; with no limit set it
+// leaves things as they are. The caller holds the lock.
+func (m *nativeMemory) lowered() int64 {
+	if m.base == math.MaxInt64 {
+		return m.base
+	}
+	l := max(m.base-m.inflight, m.base/2)
+	debug.SetMemoryLimit(l)
+	return l
 }
 
 // pinMallocThreshold keeps the C allocator from holding on to what libwebp
