@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"hash"
 	"strconv"
 	"sync"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"uploader/internal/jsonstr"
 )
 
 // postSigner signs POST policies without the SDK's per-call middleware
@@ -123,15 +124,15 @@ func (p *postSigner) sign(creds aws.Credentials, key string, conds []postConditi
 	pb := policyBufs.Get().(*policyBuf)
 	b := pb.b[:0]
 	b = append(b, `{"conditions":[{"X-Amz-Algorithm":"AWS4-HMAC-SHA256"},{"bucket":`...)
-	b = appendJSONString(b, p.bucket)
+	b = jsonstr.Append(b, p.bucket)
 	b = append(b, `},{"X-Amz-Credential":`...)
-	b = appendJSONString(b, credential)
+	b = jsonstr.Append(b, credential)
 	b = append(b, `},{"X-Amz-Date":`...)
-	b = appendJSONString(b, date)
+	b = jsonstr.Append(b, date)
 	b = append(b, '}')
 	if creds.SessionToken != "" {
 		b = append(b, `,{"X-Amz-Security-Token":`...)
-		b = appendJSONString(b, creds.SessionToken)
+		b = jsonstr.Append(b, creds.SessionToken)
 		b = append(b, '}')
 	}
 	for _, c := range conds {
@@ -190,15 +191,15 @@ func (c postCondition) appendJSON(b []byte) []byte {
 		return append(b, ']')
 	case c.eq:
 		b = append(b, `["eq",`...)
-		b = appendJSONString(b, c.field)
+		b = jsonstr.Append(b, c.field)
 		b = append(b, ',')
-		b = appendJSONString(b, c.value)
+		b = jsonstr.Append(b, c.value)
 		return append(b, ']')
 	}
 	b = append(b, '{')
-	b = appendJSONString(b, c.field)
+	b = jsonstr.Append(b, c.field)
 	b = append(b, ':')
-	b = appendJSONString(b, c.value)
+	b = jsonstr.Append(b, c.value)
 	return append(b, '}')
 }
 
@@ -211,27 +212,4 @@ func (c postCondition) sdkValue() any {
 		return []any{"eq", c.field, c.value}
 	}
 	return map[string]string{c.field: c.value}
-}
-
-// jsonPlain marks the bytes encoding/json writes as they are.
-var jsonPlain = func() (t [256]bool) {
-	for c := 0x20; c < 0x7f; c++ {
-		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return t
-}()
-
-// appendJSONString appends s as encoding/json writes it (HTML characters
-// escaped too), so the policy matches the SDK's byte for byte. Plain
-// strings take the fast path.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if !jsonPlain[s[i]] {
-			enc, _ := json.Marshal(s)
-			return append(b, enc...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

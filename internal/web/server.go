@@ -288,29 +288,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeJSONBody(w, status, append(body, '\n'))
 }
 
-// appendJSONString appends s as a JSON string the way encoding/json
-// writes it (HTML characters escaped too); plain strings take the fast
-// path.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if !jsonPlain[s[i]] {
-			enc, _ := json.Marshal(s)
-			return append(b, enc...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-// jsonPlain marks the bytes encoding/json writes as they are.
-var jsonPlain = func() (t [256]bool) {
-	for c := 0x20; c < 0x7f; c++ {
-		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return t
-}()
-
 // The values of writeJSONBody's headers, shared: Header().Set would make
 // two slices per answer.
 var (

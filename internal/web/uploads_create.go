@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"uploader/internal/jsonstr"
 	"uploader/internal/s3store"
 	"uploader/internal/upload"
 )
@@ -79,9 +80,9 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 // TestCreateResponseJSON checks the two agree byte for byte.
 func (c createResponse) appendJSON(b []byte) []byte {
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, c.ID)
+	b = jsonstr.Append(b, c.ID)
 	b = append(b, `,"upload":{"url":`...)
-	b = appendJSONString(b, c.Upload.URL)
+	b = jsonstr.Append(b, c.Upload.URL)
 	b = append(b, `,"fields":`...)
 	if c.Upload.Fields == nil {
 		b = append(b, "null"...)
@@ -102,16 +103,16 @@ func (c createResponse) appendJSON(b []byte) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = jsonstr.Append(b, k)
 			b = append(b, ':')
-			b = appendJSONString(b, c.Upload.Fields[k])
+			b = jsonstr.Append(b, c.Upload.Fields[k])
 		}
 		b = append(b, '}')
 	}
 	b = append(b, `},"expires_at":"`...)
 	b = c.ExpiresAt.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","status_url":`...)
-	b = appendJSONString(b, c.StatusURL)
+	b = jsonstr.Append(b, c.StatusURL)
 	return append(b, "}\n"...)
 }
 
