@@ -116,6 +116,24 @@ func TestRowlessPresign(t *testing.T) {
 	if st, out := apiCall(t, "GET", ts.URL+"/api/uploads/"+p.ID, "tok-b", ""); st != http.StatusNotFound {
 		t.Errorf("another owner's GET: %d %v, want 404", st, out)
 	}
+	// The upload page, opened before the file arrives (a reload mid-upload),
+	// follows the upload instead of saying it does not exist.
+	for _, c := range []struct {
+		token string
+		want  int
+	}{{"tok-a", http.StatusOK}, {"tok-b", http.StatusNotFound}} {
+		req, _ := http.NewRequest("GET", ts.URL+"/uploads/"+p.ID, nil)
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want || c.want == http.StatusOK && !strings.Contains(string(page), `id="upload-status"`) {
+			t.Errorf("upload page for %s before the file: %d, want %d with the status", c.token, resp.StatusCode, c.want)
+		}
+	}
 	forged := upload.NewID(start)
 	if st, out := apiCall(t, "GET", ts.URL+"/api/uploads/"+forged, "tok-a", ""); st != http.StatusNotFound {
 		t.Errorf("GET of an ID nobody issued: %d %v, want 404", st, out)

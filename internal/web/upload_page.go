@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/hmac"
 	"net/http"
 	"strconv"
@@ -13,12 +14,38 @@ import (
 
 // showUploadPage handles GET /uploads/{id}.
 func (s *Server) showUploadPage(w http.ResponseWriter, r *http.Request) error {
-	u, err := s.ownUpload(r.Context(), chi.URLParam(r, "id"))
+	id := chi.URLParam(r, "id")
+	u, err := s.ownUpload(r.Context(), id)
+	if upload.ErrorCode(err) == upload.ENOTFOUND && upload.ValidID(id) {
+		u, err = s.unrecordedPage(r.Context(), id)
+	}
 	if err != nil {
 		return err
 	}
 	v := s.toView(u)
 	return s.render(w, http.StatusOK, "upload", uploadPage{layout: s.layout(r, v.Filename), Upload: v, Refresh: !v.Done})
+}
+
+// unrecordedPage is what the upload page shows for the caller's upload
+// that has no row yet (a single POST's row is made when its file arrives,
+// upload_arrived.go): pending, from the object if the file is there, else
+// from the issued ID, until its permission lapses. Anything else is not
+// found, as GET /api/uploads/{id} answers.
+func (s *Server) unrecordedPage(ctx context.Context, id string) (*upload.Upload, error) {
+	found, err := s.findUnrecorded(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if found.Arrived != nil {
+		return found.Arrived, nil
+	}
+	ends := s.permissionEnds(found.IssuedAt)
+	if s.now().After(ends) {
+		return nil, upload.Errorf(upload.EEXPIRED, "The permission for upload %s lapsed at %s with no file; please upload it again.",
+			id, ends.Format("15:04 UTC on 2 January"))
+	}
+	return &upload.Upload{ID: id, Status: upload.StatusPending, Filename: "Untitled image",
+		CreatedAt: found.IssuedAt, UpdatedAt: found.IssuedAt, ExpiresAt: ends}, nil
 }
 
 // uploadedGrace is how long after its policy lapsed a no-JS redirect link
