@@ -75,6 +75,7 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 	out := fs.String("out", "", "internal: the output directory of -job")
 	rss := fs.Bool("rss", false, "internal: run the command after -- and print its peak RSS in KiB")
 	cpuprofile := fs.String("cpuprofile", "", "with -job: write a CPU profile of the job to this file")
+	encoders := fs.String("encoders", "wallpapers", "also compare the JPEG encoders alone on these photos (comma-separated; \"wallpapers\": every JPEG under /usr/share/backgrounds; \"\": none)")
 	instr := fs.Bool("instructions", false, "instead of timing: count the instructions of one job per side under valgrind (slow)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -326,7 +327,14 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 		return err
 	}
 	fmt.Fprintln(stdout)
-	return targets.print(stdout)
+	if err := targets.print(stdout); err != nil {
+		return err
+	}
+	if ps := encoderPhotos(*encoders); len(ps) > 0 {
+		fmt.Fprintln(stdout)
+		return encodersAlone(ctx, ps, dir, opt, stdout, logf)
+	}
+	return nil
 }
 
 func median(v []float64) (med, lo, hi float64) {

@@ -14,35 +14,6 @@ import (
 	"uploader/internal/ssim"
 )
 
-// photoLike is a 640×480 fractal plasma made by ImageMagick: smooth areas
-// and fine texture, as a resized photograph has, from a tool that is not
-// ours.
-func photoLike(t *testing.T) *image.RGBA {
-	t.Helper()
-	if _, err := exec.LookPath("convert"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ImageMagick convert is missing")
-		}
-		t.Skip("ImageMagick convert is missing")
-	}
-	out := filepath.Join(t.TempDir(), "plasma.png")
-	if b, err := exec.Command("convert", "-seed", "7", "-size", "640x480", "plasma:fractal", "-blur", "0x1", out).CombinedOutput(); err != nil {
-		t.Fatalf("convert: %v: %s", err, b)
-	}
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	src, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := image.NewRGBA(src.Bounds())
-	draw.Draw(m, m.Rect, src, src.Bounds().Min, draw.Src)
-	return m
-}
-
 // texturedPhotos are Debian wallpapers (scripts/ensure-deps.sh installs
 // them) with the fine texture on which mozjpeg's λ lost the most SSIM:
 // wood grain, sand, rock, an elephant's skin, a sunset's noise.
