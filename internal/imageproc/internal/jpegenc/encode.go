@@ -10,7 +10,8 @@
 // coefficients, and therefore the decoded pixels, are exactly those of
 // image/jpeg.Encode at the same quality; only the entropy coding differs.
 //
-// The scans use spectral selection without successive approximation: DC
+// The scans use spectral selection, without successive approximation
+// unless a busy picture codes smaller with it (successive.go): DC
 // of all components, then luma's first AC band, Cb AC 1–63, Cr AC 1–63 and
 // luma's other bands, each with its own Huffman table built from the
 // scan's statistics (ITU-T T.81 Annex K.2) and end-of-band runs. Luma's
@@ -70,29 +71,34 @@ type coefs struct {
 	w, h   int // blocks actually covering the component (what AC scans code)
 	stride int // blocks per row of the padded grid
 	blocks [][blockSize]int16
-	last   []uint8 // per block, the zig-zag index of its last nonzero AC coefficient (0: none); see lastNonzero
+	nz     []uint64 // per block, bit k set when AC coefficient k (zig-zag) is nonzero; see nonzero
 }
 
 func (c *coefs) at(bx, by int) *[blockSize]int16 { return &c.blocks[by*c.stride+bx] }
 
-// lastNonzero fills c.last once, so that the AC scans, which run several
-// times over the same blocks (counting, then writing, and for luma once
-// per candidate band), stop at a block's last coefficient instead of
-// walking its zero tail.
-func (c *coefs) lastNonzero() {
-	if c.last != nil {
+// nonzero fills c.nz once, so that the AC scans, which run several times
+// over the same blocks (counting, then writing, for luma once per
+// candidate band, and for both scripts), visit only a block's nonzero
+// coefficients: at quality 82 a photograph's blocks have about one in six.
+func (c *coefs) nonzero() {
+	if c.nz != nil {
 		return
 	}
-	c.last = make([]uint8, len(c.blocks))
+	c.nz = make([]uint64, len(c.blocks))
 	for i := range c.blocks {
 		b := &c.blocks[i]
-		k := blockSize - 1
-		for k > 0 && b[k] == 0 {
-			k--
+		var m uint64
+		for k := 1; k < blockSize; k++ {
+			if b[k] != 0 {
+				m |= 1 << k
+			}
 		}
-		c.last[i] = uint8(k)
+		c.nz[i] = m
 	}
 }
+
+// band is the mask of coefficients ss..se.
+func band(ss, se int) uint64 { return (^uint64(0) >> (63 - se)) &^ (1<<ss - 1) }
 
 // div returns a/b rounded to the nearest integer, as image/jpeg does.
 func div(a, b int32) int32 {
@@ -182,14 +188,18 @@ func EncodeWith(w io.Writer, m *image.RGBA, opt Options) error {
 	e.write([]byte{8, uint8(b.Dy() >> 8), uint8(b.Dy()), uint8(b.Dx() >> 8), uint8(b.Dx()), 3,
 		1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1})
 
-	e.dcScan(comps)
-	bands, counts := e.lumaBands(&comps[0], lumaSplits)
-	e.acScanCounted(&comps[0], 0, bands[0][0], bands[0][1], counts[0])
-	e.acScan(&comps[1], 1, 1, 63)
-	e.acScan(&comps[2], 2, 1, 63)
-	for i, b := range bands[1:] {
-		e.acScanCounted(&comps[0], 0, b[0], b[1], counts[i+1])
+	// Spectral selection with luma's bands, or, for a busy picture,
+	// libjpeg's successive approximation if it codes smaller (see
+	// successive.go).
+	known := map[scan]counted{}
+	bands := e.lumaBands(&comps, lumaSplits, known)
+	script, bits := e.countScript(&comps, spectralScript(bands), known)
+	if forceScript == scriptSuccessive || forceScript == scriptAuto && 10*bits >= successiveMinBPP10*int64(b.Dx()*b.Dy()) {
+		if sa, saBits := e.countScript(&comps, simpleProgression, nil); forceScript == scriptSuccessive || saBits < bits {
+			script = sa
+		}
 	}
+	e.writeScript(&comps, script)
 	e.write([]byte{0xff, 0xd9})
 	if e.err == nil {
 		e.err = bw.Flush()
@@ -212,64 +222,28 @@ func EncodeWith(w io.Writer, m *image.RGBA, opt Options) error {
 var lumaSplits = [][]int{{5}, {2, 5}, {2, 8}}
 
 // lumaBands returns the split of splits whose bands code in the fewest
-// bits, as [ss, se] pairs, with each band's symbol counts for its table.
-// A band shared by two splits is counted once.
-func (e *encoder) lumaBands(c *coefs, splits [][]int) ([][2]int, []*[2][257]int64) {
-	type band = [2]int
-	type tally struct {
-		count *[2][257]int64
-		bits  int64
-	}
-	seen := map[band]tally{}
-	var best []band
+// bits, as [ss, se] pairs, leaving each band's count in known.
+func (e *encoder) lumaBands(comps *[3]coefs, splits [][]int, known map[scan]counted) [][2]int {
+	var best [][2]int
 	var bestBits int64
 	for _, sp := range splits {
-		var bands []band
+		var bands [][2]int
+		var script []scan
 		ss := 1
 		for _, se := range append(sp[:len(sp):len(sp)], 63) {
-			bands = append(bands, band{ss, se})
+			bands = append(bands, [2]int{ss, se})
+			script = append(script, scan{0, ss, se, 0, 0})
 			ss = se + 1
 		}
-		var total int64
-		for _, b := range bands {
-			t, ok := seen[b]
-			if !ok {
-				t.count = new([2][257]int64)
-				t.bits = e.bandBits(c, b[0], b[1], t.count)
-				seen[b] = t
-			}
-			total += t.bits
+		counts, total := e.countScript(comps, script, known)
+		for _, c := range counts {
+			known[c.scan] = c
 		}
 		if best == nil || total < bestBits {
 			best, bestBits = bands, total
 		}
 	}
-	counts := make([]*[2][257]int64, len(best))
-	for i, b := range best {
-		counts[i] = seen[b].count
-	}
-	return best, counts
-}
-
-// bandBits counts the symbols of coefficients ss..se of c into count and
-// returns the bits the scan would take with its optimal table: codes, extra
-// bits, and the DHT and SOS segments.
-func (e *encoder) bandBits(c *coefs, ss, se int, count *[2][257]int64) int64 {
-	e.count, e.extra = count, 0
-	e.acBand(c, ss, se)
-	e.count = nil
-	nbits, vals := optimalTable(&count[0])
-	total := e.extra
-	k := 0
-	for l := 1; l <= 16; l++ {
-		for range nbits[l] {
-			total += int64(l) * count[0][vals[k]]
-			k++
-		}
-	}
-	// DHT: marker, length, class and id, 16 counts, the symbols; SOS for
-	// one component: 10 bytes.
-	return total + 8*int64(4+1+16+len(vals)+10)
+	return best
 }
 
 // transform converts, subsamples, transforms and quantizes every MCU, in
@@ -492,18 +466,6 @@ func (e *encoder) endScan() {
 	e.acc, e.nacc = 0, 0
 }
 
-// twoPass runs code once counting, builds optimal tables for the classes
-// used (class 0 DC, 1 AC) and the ids in ids, writes them, then runs code
-// for real.
-func (e *encoder) twoPass(class byte, ids []int, run func()) {
-	var count [2][257]int64
-	e.count = &count
-	run()
-	e.count = nil
-	e.tables(class, ids, &count)
-	run()
-}
-
 // tables builds optimal tables of the class (0 DC, 1 AC) for the ids in
 // ids from count, writes them and sets them up for coding.
 func (e *encoder) tables(class byte, ids []int, count *[2][257]int64) {
@@ -528,60 +490,9 @@ func (e *encoder) tables(class byte, ids []int, count *[2][257]int64) {
 	e.write(dht)
 }
 
-// dcScan codes the DC coefficients of all components, interleaved by MCU:
-// luma with table 0, chroma with table 1.
-func (e *encoder) dcScan(comps [3]coefs) {
-	mw, mh := comps[1].stride, len(comps[1].blocks)/comps[1].stride
-	e.twoPass(0, []int{0, 1}, func() {
-		if e.count == nil {
-			e.sos(-1, 0, 0)
-		}
-		var prev [3]int32
-		for my := range mh {
-			for mx := range mw {
-				for i := range 4 {
-					dc := int32(comps[0].at(2*mx+i&1, 2*my+i>>1)[0])
-					e.value(0, 0, dc-prev[0])
-					prev[0] = dc
-				}
-				for c := 1; c < 3; c++ {
-					dc := int32(comps[c].at(mx, my)[0])
-					e.value(1, 0, dc-prev[c])
-					prev[c] = dc
-				}
-			}
-		}
-		if e.count == nil {
-			e.endScan()
-		}
-	})
-}
-
-// acScan codes coefficients ss..se of one component, block by block over
-// the blocks that cover it, with end-of-band runs (T.81 G.1.2.2).
-func (e *encoder) acScan(c *coefs, comp, ss, se int) {
-	e.twoPass(1, []int{0}, func() {
-		if e.count == nil {
-			e.sos(comp, ss, se)
-		}
-		e.acBand(c, ss, se)
-		if e.count == nil {
-			e.endScan()
-		}
-	})
-}
-
-// acScanCounted is acScan for a band whose symbols bandBits has counted
-// already.
-func (e *encoder) acScanCounted(c *coefs, comp, ss, se int, count *[2][257]int64) {
-	e.tables(1, []int{0}, count)
-	e.sos(comp, ss, se)
-	e.acBand(c, ss, se)
-	e.endScan()
-}
-
-// acBand is the coding loop of an AC scan, counting or emitting.
-func (e *encoder) acBand(c *coefs, ss, se int) {
+// acBand is the coding loop of an AC scan, counting or emitting: a first
+// scan, of the coefficients' magnitudes shifted right by al.
+func (e *encoder) acBand(c *coefs, ss, se, al int) {
 	eobrun := 0
 	flush := func() {
 		if eobrun == 0 {
@@ -594,28 +505,34 @@ func (e *encoder) acBand(c *coefs, ss, se int) {
 		}
 		eobrun = 0
 	}
-	c.lastNonzero()
+	c.nonzero()
+	mask := band(ss, se)
 	for by := range c.h {
 		for bx := range c.w {
 			i := by*c.stride + bx
 			blk := &c.blocks[i]
-			end := min(se, int(c.last[i]))
-			run := int32(0)
-			for k := ss; k <= end; k++ {
+			prev := ss - 1 // the last coefficient coded
+			for m := c.nz[i] & mask; m != 0; m &= m - 1 {
+				k := bits.TrailingZeros64(m)
 				v := int32(blk[k])
+				if v < 0 {
+					v = -(-v >> al)
+				} else {
+					v >>= al
+				}
 				if v == 0 {
-					run++
 					continue
 				}
 				flush()
+				run := int32(k - prev - 1)
 				for run > 15 {
 					e.symbol(0, 0xf0)
 					run -= 16
 				}
 				e.value(0, run, v)
-				run = 0
+				prev = k
 			}
-			if run > 0 || end < se {
+			if prev < se {
 				if eobrun++; eobrun == 0x7fff {
 					flush()
 				}
@@ -625,16 +542,25 @@ func (e *encoder) acBand(c *coefs, ss, se int) {
 	flush()
 }
 
-// sos writes a scan header for one component's AC band, or, with comp -1,
-// for the interleaved DC scan.
-func (e *encoder) sos(comp, ss, se int) {
-	if comp < 0 {
-		e.marker(0xda, 6+2*3)
-		e.write([]byte{3, 1, 0x00, 2, 0x10, 3, 0x10, 0, 0, 0})
+// sos writes the header of scan s: one component's AC band, or, with comp
+// -1, the interleaved DC scan (luma with DC table 0, chroma with 1).
+func (e *encoder) sos(s scan) {
+	a := byte(s.ah<<4 | s.al)
+	if s.comp < 0 {
+		e.marker(0xda, sosLength(s))
+		e.write([]byte{3, 1, 0x00, 2, 0x10, 3, 0x10, 0, 0, a})
 		return
 	}
-	e.marker(0xda, 6+2)
-	e.write([]byte{1, byte(comp + 1), 0x00, byte(ss), byte(se), 0})
+	e.marker(0xda, sosLength(s))
+	e.write([]byte{1, byte(s.comp + 1), 0x00, byte(s.ss), byte(s.se), a})
+}
+
+// sosLength is the length field of scan s's header.
+func sosLength(s scan) int {
+	if s.comp < 0 {
+		return 6 + 2*3
+	}
+	return 6 + 2
 }
 
 // optimalTable builds a length-limited Huffman code for the symbol counts

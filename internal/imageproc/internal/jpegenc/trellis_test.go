@@ -31,13 +31,17 @@ var texturedPhotos = []string{
 // libvips user's variant would be.
 func thumbnail(t *testing.T, photo string) *image.RGBA {
 	t.Helper()
-	for _, need := range []string{photo} {
-		if _, err := os.Stat(need); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%v (scripts/ensure-deps.sh installs the wallpapers)", err)
-			}
-			t.Skip(err)
+	return thumbnailSized(t, photo, "320x")
+}
+
+// thumbnailSized is photo made by vipsthumbnail at size (its --size).
+func thumbnailSized(t *testing.T, photo, size string) *image.RGBA {
+	t.Helper()
+	if _, err := os.Stat(photo); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v (scripts/ensure-deps.sh installs the wallpapers)", err)
 		}
+		t.Skip(err)
 	}
 	if _, err := exec.LookPath("vipsthumbnail"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -46,7 +50,7 @@ func thumbnail(t *testing.T, photo string) *image.RGBA {
 		t.Skip("vipsthumbnail is missing")
 	}
 	out := filepath.Join(t.TempDir(), "t.png")
-	if b, err := exec.Command("vipsthumbnail", photo, "--size", "320x", "-o", out).CombinedOutput(); err != nil {
+	if b, err := exec.Command("vipsthumbnail", photo, "--size", size, "-o", out).CombinedOutput(); err != nil {
 		t.Fatalf("vipsthumbnail: %v: %s", err, b)
 	}
 	f, err := os.Open(out)
