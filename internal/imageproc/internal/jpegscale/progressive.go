@@ -13,19 +13,9 @@ func (d *decoder) first16(b *block16, dc *int32, dcH, acH *huffman, zigStart, zi
 	zig := zigStart
 	if zig == 0 {
 		zig++
-		// Decode the DC coefficient, as specified in section F.2.2.1.
-		value, err := d.decodeHuffman(dcH)
-		if err != nil {
+		if err := d.decodeDC(dc, dcH); err != nil {
 			return err
 		}
-		if value > 16 {
-			return UnsupportedError("excessive DC component")
-		}
-		dcDelta, err := d.receiveExtend(value)
-		if err != nil {
-			return err
-		}
-		*dc += dcDelta
 		b[0] = sat16(*dc << al)
 	}
 
@@ -53,13 +43,8 @@ func (d *decoder) first16(b *block16, dc *int32, dcH, acH *huffman, zigStart, zi
 			b[unzig[zig]] = sat16(ac << al)
 		} else {
 			if val0 != 0x0f {
-				d.eobRun = uint16(1 << val0)
-				if val0 != 0 {
-					bits, err := d.decodeBits(int32(val0))
-					if err != nil {
-						return err
-					}
-					d.eobRun |= uint16(bits)
+				if d.eobRun, err = d.readEOBRun(val0); err != nil {
+					return err
 				}
 				d.eobRun--
 				break
@@ -104,13 +89,8 @@ func (d *decoder) refine16(b *block16, h *huffman, zigStart, zigEnd, delta int32
 			switch val1 {
 			case 0:
 				if val0 != 0x0f {
-					d.eobRun = uint16(1 << val0)
-					if val0 != 0 {
-						bits, err := d.decodeBits(int32(val0))
-						if err != nil {
-							return err
-						}
-						d.eobRun |= uint16(bits)
+					if d.eobRun, err = d.readEOBRun(val0); err != nil {
+						return err
 					}
 					break loop
 				}
