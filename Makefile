@@ -53,11 +53,12 @@ test-wasm:
 test-faults: deps services
 	UPLOADER_FAULTS=1 $(GO) test $(TESTFLAGS) -run 'Load|Fault' ./cmd/uploader/
 
-## test-fuzz: a short run of the image fuzzer and of the forked JPEG
+## test-fuzz: a short run of the image fuzzer, of the JPEG encoder's two scripts and of the forked JPEG
 ## decoder's (set FUZZTIME for longer)
 test-fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzProcess$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./internal/imageproc/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./internal/imageproc/internal/jpegscale/
+	$(GO) test -run='^$$' -fuzz='^FuzzScripts$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./internal/imageproc/internal/jpegenc/
 
 ## bench-deps: what make bench adds: cc and libvips-dev (the photos come with deps)
 bench-deps:

@@ -134,3 +134,39 @@ func equalYCbCr(a, b image.Image) bool {
 	}
 	return ya.Rect == yb.Rect && bytes.Equal(ya.Y, yb.Y) && bytes.Equal(ya.Cb, yb.Cb) && bytes.Equal(ya.Cr, yb.Cr)
 }
+
+// FuzzScripts encodes arbitrary pictures, sizes and qualities with both
+// scripts and checks that image/jpeg decodes them to the same pixels: the
+// successive-approximation scans must carry exactly the coefficients.
+func FuzzScripts(f *testing.F) {
+	f.Add(uint8(16), uint8(16), uint8(82), false, []byte{0, 255, 7, 128})
+	f.Add(uint8(33), uint8(9), uint8(100), true, []byte{1, 2, 3})
+	f.Add(uint8(1), uint8(1), uint8(1), false, []byte{})
+	f.Fuzz(func(t *testing.T, w, h, q uint8, trellis bool, pix []byte) {
+		width, height := 1+int(w)%96, 1+int(h)%96
+		m := image.NewRGBA(image.Rect(0, 0, width, height))
+		for i := range m.Pix {
+			switch {
+			case i%4 == 3:
+				m.Pix[i] = 255
+			case len(pix) > 0:
+				// Repeat the input with a drift, so short inputs still make busy pictures.
+				m.Pix[i] = pix[i%len(pix)] + byte(i/len(pix))
+			}
+		}
+		opt := Options{Quality: 1 + int(q)%100, Trellis: trellis}
+		spectral := withScript(t, m, scriptSpectral, opt)
+		sa := withScript(t, m, scriptSuccessive, opt)
+		da, err := jpeg.Decode(bytes.NewReader(spectral))
+		if err != nil {
+			t.Fatalf("spectral: %v", err)
+		}
+		db, err := jpeg.Decode(bytes.NewReader(sa))
+		if err != nil {
+			t.Fatalf("successive: %v", err)
+		}
+		if !equalYCbCr(da, db) {
+			t.Fatalf("%dx%d q%d trellis=%v: the scripts decode to different pixels", width, height, opt.Quality, trellis)
+		}
+	})
+}
