@@ -8,7 +8,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -65,13 +64,8 @@ func TestS3EventRecords(t *testing.T) {
 	}
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
-	names := make([]string, 0, len(post.Fields))
-	for k := range post.Fields {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		mw.WriteField(k, post.Fields[k])
+	for _, f := range post.Fields { // in name order
+		mw.WriteField(f.Name, f.Value)
 	}
 	fw, _ := mw.CreateFormFile("file", "a.png")
 	fw.Write([]byte("12345"))

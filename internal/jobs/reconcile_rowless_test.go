@@ -23,8 +23,8 @@ func postWithPolicy(t *testing.T, u *upload.Upload, data []byte) {
 	}
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
-	for k, v := range pp.Fields {
-		mw.WriteField(k, v)
+	for _, f := range pp.Fields {
+		mw.WriteField(f.Name, f.Value)
 	}
 	fw, _ := mw.CreateFormFile("file", "a.jpg")
 	fw.Write(data)

@@ -92,8 +92,8 @@ func TestTemporaryCredentials(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if pp.Fields["X-Amz-Security-Token"] != wantToken || !strings.HasPrefix(pp.Fields["X-Amz-Credential"], wantKey+"/") {
-				t.Errorf("POST fields %v lack the token %q or key %q", pp.Fields, wantToken, wantKey)
+			if pp.FieldMap()["X-Amz-Security-Token"] != wantToken || !strings.HasPrefix(pp.FieldMap()["X-Amz-Credential"], wantKey+"/") {
+				t.Errorf("POST fields %v lack the token %q or key %q", pp.FieldMap(), wantToken, wantKey)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"hash"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -65,16 +66,17 @@ func (p *postSigner) postURL(ctx context.Context, presign *s3.PresignClient) (st
 // with it. The pool is replaced with the key, so a MAC never outlives it.
 func (p *postSigner) key(secret string, t time.Time) *sync.Pool {
 	var d [8]byte
-	date := t.UTC().AppendFormat(d[:0], "20060102")
+	t.UTC().AppendFormat(d[:0], "20060102")
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.macs == nil || p.keySecret != secret || string(p.keyDate[:]) != string(date) {
+	if p.macs == nil || p.keySecret != secret || p.keyDate != d {
+		date := slices.Clone(d[:]) // d itself would escape, on every call, through the hash's Write
 		k := hmacSHA256([]byte("AWS4"+secret), date)
 		k = hmacSHA256(k, []byte(p.region))
 		k = hmacSHA256(k, []byte("s3"))
 		signKey := hmacSHA256(k, []byte("aws4_request"))
 		p.keySecret = secret
-		copy(p.keyDate[:], date)
+		p.keyDate = d
 		p.macs = &sync.Pool{New: func() any { return hmac.New(sha256.New, signKey) }}
 	}
 	return p.macs
@@ -116,9 +118,9 @@ type policyBuf struct {
 }
 
 // sign returns the form fields for a POST of key under the conditions,
-// signed at signingTime and valid until expiration; extra is room for the
-// fields the caller adds.
-func (p *postSigner) sign(creds aws.Credentials, key string, conds []postCondition, signingTime, expiration time.Time, extra int) map[string]string {
+// signed at signingTime and valid until expiration, in name order; extra
+// is room for the fields the caller adds.
+func (p *postSigner) sign(creds aws.Credentials, key string, conds []postCondition, signingTime, expiration time.Time, extra int) []FormField {
 	date, credential := p.stamps(creds.AccessKeyID, signingTime)
 
 	pb := policyBufs.Get().(*policyBuf)
@@ -158,17 +160,14 @@ func (p *postSigner) sign(creds aws.Credentials, key string, conds []postConditi
 	pb.b = b[:0]
 	policyBufs.Put(pb)
 
-	fields := make(map[string]string, 7+extra)
-	fields["X-Amz-Algorithm"] = "AWS4-HMAC-SHA256"
-	fields["X-Amz-Date"] = date
-	fields["X-Amz-Credential"] = credential
-	fields["X-Amz-Signature"] = string(hexSum[:])
-	fields["key"] = key
-	fields["policy"] = policy
+	// In name order, as the caller sorts them.
+	fields := make([]FormField, 0, 7+extra)
+	fields = append(fields, FormField{"X-Amz-Algorithm", "AWS4-HMAC-SHA256"}, FormField{"X-Amz-Credential", credential},
+		FormField{"X-Amz-Date", date})
 	if creds.SessionToken != "" {
-		fields["X-Amz-Security-Token"] = creds.SessionToken
+		fields = append(fields, FormField{"X-Amz-Security-Token", creds.SessionToken})
 	}
-	return fields
+	return append(fields, FormField{"X-Amz-Signature", string(hexSum[:])}, FormField{"key", key}, FormField{"policy", policy})
 }
 
 // postCondition is one policy condition: an exact match written as

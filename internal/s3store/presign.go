@@ -30,9 +30,46 @@ type PostPolicy struct {
 // PresignedPost is a signed POST policy, ready to go into a form: the
 // browser POSTs every field of Fields, then the file as `file`, to URL.
 type PresignedPost struct {
-	URL       string            // where the browser POSTs (path-style for custom endpoints: http://host:port/bucket)
-	Fields    map[string]string // every form field to send before `file`
-	ExpiresAt time.Time         // when S3 starts refusing the policy (never later than the real expiry, nor the credentials')
+	URL       string      // where the browser POSTs (path-style for custom endpoints: http://host:port/bucket)
+	Fields    []FormField // every form field to send before `file`, sorted by name (byte order), each once
+	ExpiresAt time.Time   // when S3 starts refusing the policy (never later than the real expiry, nor the credentials')
+}
+
+// FormField is one field of a POST form.
+type FormField struct{ Name, Value string }
+
+// Field returns the value of the named field, or "".
+func (p *PresignedPost) Field(name string) string {
+	for _, f := range p.Fields {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// FieldMap returns the fields as a map, as a JSON object of them is made.
+func (p *PresignedPost) FieldMap() map[string]string { return fieldMap(p.Fields) }
+
+func fieldMap(fs []FormField) map[string]string {
+	m := make(map[string]string, len(fs))
+	for _, f := range fs {
+		m[f.Name] = f.Value
+	}
+	return m
+}
+
+// sortFields sorts form fields by name. Insertion sort: a policy has
+// about 14, mostly in order already, where it beats slices.SortFunc.
+func sortFields(fs []FormField) {
+	for i := 1; i < len(fs); i++ {
+		f := fs[i]
+		j := i
+		for ; j > 0 && fs[j-1].Name > f.Name; j-- {
+			fs[j] = fs[j-1]
+		}
+		fs[j] = f
+	}
 }
 
 // PresignPost signs a POST policy that lets a browser upload one object
@@ -58,12 +95,14 @@ func (s *Store) PresignPost(ctx context.Context, p PostPolicy) (*PresignedPost, 
 		return nil, fmt.Errorf("%w: s3store: presign POST %s: the credentials expired at %s",
 			upload.Errorf(upload.EUNAVAILABLE, "Could not prepare the upload; please retry in a moment."), p.Key, creds.Expires.UTC().Format(time.RFC3339))
 	}
+	// A slice, not a map: the map and its 14 inserts cost 4 allocations,
+	// and its callers write the fields out in order anyway.
 	fields := s.signer.sign(creds, p.Key, conds, now, expiresAt, 2+len(p.Metadata))
-	fields["Content-Type"] = p.ContentType
-	fields[successField] = successValue
+	fields = append(fields, FormField{"Content-Type", p.ContentType}, FormField{successField, successValue})
 	for _, c := range conds[4:] {
-		fields[c.field] = c.value
+		fields = append(fields, FormField{c.field, c.value})
 	}
+	sortFields(fields)
 	return &PresignedPost{URL: postURL, Fields: fields, ExpiresAt: expiresAt}, nil
 }
 
@@ -102,12 +141,17 @@ func (s *Store) presignPostSDK(ctx context.Context, p PostPolicy) (*PresignedPos
 	if err != nil {
 		return nil, fmt.Errorf("s3store: presign POST %s: %w", p.Key, err)
 	}
-	fields := out.Values
-	fields["Content-Type"] = p.ContentType
-	fields[successField] = successValue
+	values := out.Values
+	values["Content-Type"] = p.ContentType
+	values[successField] = successValue
 	for _, m := range p.Metadata {
-		fields[metaPrefix+m.Name] = m.Value
+		values[metaPrefix+m.Name] = m.Value
 	}
+	fields := make([]FormField, 0, len(values))
+	for k, v := range values {
+		fields = append(fields, FormField{k, v})
+	}
+	sortFields(fields)
 	return &PresignedPost{URL: out.URL, Fields: fields, ExpiresAt: expiresAt}, nil
 }
 
@@ -123,7 +167,7 @@ func (p PostPolicy) conditions() (conds []postCondition, successField, successVa
 		if status == 0 {
 			status = 201
 		}
-		successField, successValue = "success_action_status", strconv.Itoa(status)
+		successField, successValue = "success_action_status", statusText(status)
 	}
 	conds = make([]postCondition, 0, 4+len(p.Metadata))
 	conds = append(conds,
@@ -136,6 +180,20 @@ func (p PostPolicy) conditions() (conds []postCondition, successField, successVa
 		conds = append(conds, postCondition{field: metaField(m.Name), value: m.Value})
 	}
 	return conds, successField, successValue
+}
+
+// statusText is strconv.Itoa of a success status, without its
+// allocation for the ones S3 accepts.
+func statusText(status int) string {
+	switch status {
+	case 200:
+		return "200"
+	case 201:
+		return "201"
+	case 204:
+		return "204"
+	}
+	return strconv.Itoa(status)
 }
 
 // metaField is the form field of metadata name; the names the service
@@ -174,7 +232,13 @@ func (p PostPolicy) validate() error {
 	default:
 		return upload.Errorf(upload.EINVALID, "success status %d is not one S3 accepts (200, 201, 204)", p.SuccessActionStatus)
 	}
-	for _, m := range p.Metadata {
+	for i, m := range p.Metadata {
+		for _, o := range p.Metadata[:i] {
+			if o.Name == m.Name {
+				// Two conditions on one field no form can meet.
+				return upload.Errorf(upload.EINVALID, "metadata %s given twice", m.Name)
+			}
+		}
 		for i := 0; i < len(m.Value); i++ {
 			if c := m.Value[i]; c < 0x20 || c >= 0x7f {
 				return upload.Errorf(upload.EINVALID, "metadata %s must be printable ASCII (percent-encode it)", m.Name)

@@ -133,12 +133,15 @@ func TestPresignPostFields(t *testing.T) {
 		t.Errorf("URL = %q, want %q (path-style)", pp.URL, want)
 	}
 	for _, f := range []string{"key", "policy", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Signature", "Content-Type", "success_action_status"} {
-		if pp.Fields[f] == "" {
-			t.Errorf("field %s missing from %v", f, pp.Fields)
+		if pp.FieldMap()[f] == "" {
+			t.Errorf("field %s missing from %v", f, pp.FieldMap())
 		}
 	}
-	if pp.Fields["key"] != key || pp.Fields["Content-Type"] != "image/png" || pp.Fields["success_action_status"] != "201" {
-		t.Errorf("fields = %v", pp.Fields)
+	if pp.FieldMap()["key"] != key || pp.FieldMap()["Content-Type"] != "image/png" || pp.FieldMap()["success_action_status"] != "201" {
+		t.Errorf("fields = %v", pp.FieldMap())
+	}
+	if !slices.IsSortedFunc(pp.Fields, func(a, b s3store.FormField) int { return strings.Compare(a.Name, b.Name) }) {
+		t.Errorf("fields not in name order (the JSON answer and the form are written in it): %v", pp.Fields)
 	}
 	if d := time.Until(pp.ExpiresAt); d <= 58*time.Second || d > time.Minute {
 		t.Errorf("ExpiresAt is %v away, want about a minute", d)
@@ -158,6 +161,9 @@ func TestPresignPostInvalid(t *testing.T) {
 		{"negative expiry", func(p *s3store.PostPolicy) { p.Expires = -time.Second }},
 		{"odd status", func(p *s3store.PostPolicy) { p.SuccessActionStatus = 302 }},
 		{"relative redirect", func(p *s3store.PostPolicy) { p.SuccessActionRedirect = "/done" }},
+		{"metadata twice", func(p *s3store.PostPolicy) {
+			p.Metadata = []upload.MetaField{{Name: upload.MetaOwner, Value: "a"}, {Name: upload.MetaOwner, Value: "b"}}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,7 +192,7 @@ func TestPostUpload(t *testing.T) {
 	data := bytes.Repeat([]byte("x"), 1000)
 	pp := presign(t, s3store.PostPolicy{Key: key, ContentType: "image/jpeg", MaxBytes: 1000, Expires: time.Minute})
 
-	resp, body := postForm(t, pp.URL, pp.Fields, "image/jpeg", data)
+	resp, body := postForm(t, pp.URL, pp.FieldMap(), "image/jpeg", data)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST: %s\n%s", resp.Status, body)
 	}
@@ -218,7 +224,7 @@ func TestPostUploadMetadata(t *testing.T) {
 	key := uniqueKey(t)
 	meta := upload.ObjectMeta(&upload.Upload{Owner: "acme", User: "zoë", Profile: "photo", Filename: "Été 2026 (1).jpg"})
 	pp := presign(t, s3store.PostPolicy{Key: key, ContentType: "image/jpeg", MaxBytes: 1000, Expires: time.Minute, Metadata: meta})
-	resp, body := postForm(t, pp.URL, pp.Fields, "image/jpeg", []byte("jpeg bytes"))
+	resp, body := postForm(t, pp.URL, pp.FieldMap(), "image/jpeg", []byte("jpeg bytes"))
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST: %s\n%s", resp.Status, body)
 	}
@@ -240,11 +246,11 @@ func TestPostUploadRedirect(t *testing.T) {
 	const back = "http://127.0.0.1:8080/uploads/abc/done"
 	pp := presign(t, s3store.PostPolicy{Key: key, ContentType: "image/png", MaxBytes: 100,
 		Expires: time.Minute, SuccessActionRedirect: back})
-	if _, ok := pp.Fields["success_action_status"]; ok {
-		t.Errorf("fields carry success_action_status beside the redirect: %v", pp.Fields)
+	if _, ok := pp.FieldMap()["success_action_status"]; ok {
+		t.Errorf("fields carry success_action_status beside the redirect: %v", pp.FieldMap())
 	}
 
-	resp, body := postForm(t, pp.URL, pp.Fields, "image/png", []byte("png bytes"))
+	resp, body := postForm(t, pp.URL, pp.FieldMap(), "image/png", []byte("png bytes"))
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST: %s, want 303\n%s", resp.Status, body)
 	}
@@ -311,7 +317,7 @@ func TestPostRefused(t *testing.T) {
 					tt.policy(&p)
 				}
 				pp := presign(t, p)
-				fields := maps.Clone(pp.Fields)
+				fields := maps.Clone(pp.FieldMap())
 				if tt.fields != nil {
 					tt.fields(fields)
 				}

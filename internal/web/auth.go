@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+	"time"
 
 	"uploader/internal/upload"
 )
@@ -50,8 +51,24 @@ type identity struct {
 }
 
 func ownerOf(ctx context.Context) identity {
-	id, _ := ctx.Value(ownerKey).(identity)
-	return id
+	if id, ok := ctx.Value(ownerKey).(*identity); ok {
+		return *id
+	}
+	return identity{}
+}
+
+// identityCtx carries the caller's identity: one allocation where
+// context.WithValue takes two (the identity boxed, and its context).
+type identityCtx struct {
+	context.Context
+	id identity
+}
+
+func (c *identityCtx) Value(key any) any {
+	if key == ownerKey {
+		return &c.id
+	}
+	return c.Context.Value(key)
 }
 
 // allows reports whether the caller may upload to the profile.
@@ -81,9 +98,28 @@ func (id identity) claimOwner() string {
 // anonymous one); otherwise, when anonymous use is allowed, a new anonymous
 // session is issued.
 func (s *Server) authenticate(next http.Handler) http.Handler {
+	return s.authenticateWithin(0)(next)
+}
+
+// authenticateWithin is authenticate, then apiDeadline(d), in one: the
+// deadline also bounds the session lookup, and the request is copied once
+// for both (r.WithContext allocates a new *http.Request, 250 bytes).
+func (s *Server) authenticateWithin(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return s.authenticated(d, next)
+	}
+}
+
+func (s *Server) authenticated(d time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if d > 0 {
+			dl := newLazyDeadline(ctx, time.Now().Add(d))
+			defer dl.stop()
+			ctx = dl
+		}
 		serve := func(id identity) {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerKey, id)))
+			next.ServeHTTP(w, r.WithContext(&identityCtx{ctx, id}))
 		}
 		if h := r.Header.Get("Authorization"); h != "" {
 			tok, ok := strings.CutPrefix(h, "Bearer ")
@@ -97,7 +133,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				return
 			}
 			if strings.HasPrefix(tok, embedPrefix) && s.sessions != nil {
-				sess, err := s.sessions.Session(r.Context(), secretHash(tok), upload.SessionEmbed)
+				sess, err := s.sessions.Session(ctx, secretHash(tok), upload.SessionEmbed)
 				switch upload.ErrorCode(err) {
 				case "":
 					serve(identity{Owner: sess.Owner, User: sess.User, Profiles: sess.Profiles, Via: viaEmbed})
@@ -115,7 +151,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		if c, err := r.Cookie(sessionCookie); err == nil && strings.HasPrefix(c.Value, browserPrefix) && s.sessions != nil {
 			hash := secretHash(c.Value)
-			sess, err := s.sessions.Session(r.Context(), hash, upload.SessionBrowser)
+			sess, err := s.sessions.Session(ctx, hash, upload.SessionBrowser)
 			switch code := upload.ErrorCode(err); {
 			case code == "":
 				serve(identity{Owner: sess.Owner, User: sess.User, Profiles: sess.Profiles, Via: viaBrowser, Session: hash})
@@ -137,6 +173,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 			serve(identity{Owner: owner, Via: viaAnonymous, Anonymous: true})
 			return
+		}
+		if d > 0 {
+			r = r.WithContext(ctx)
 		}
 		next.ServeHTTP(w, r)
 	})

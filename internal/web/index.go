@@ -36,7 +36,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page := indexPage{layout: s.layout(r, "Upload"), Form: uploadForm{Action: post.URL, Fields: sortedFields(post.Fields)}}
+	page := indexPage{layout: s.layout(r, "Upload"), Form: uploadForm{Action: post.URL, Fields: formFields(post.Fields)}}
 	for _, name := range s.profiles.Names() {
 		if !ownerOf(r.Context()).allows(name) {
 			continue

@@ -8,12 +8,14 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"uploader/internal/s3store"
 	"uploader/internal/upload"
 )
 
@@ -231,21 +233,43 @@ func TestConcurrentCompletesMakeOneRow(t *testing.T) {
 }
 
 // TestCreateResponseJSON: the hand-written encoding of the presign answer
-// is byte for byte what json.Marshal writes, for plain and awkward values.
+// is byte for byte what json.Marshal writes for it with its fields in a
+// map, for plain and awkward values.
 func TestCreateResponseJSON(t *testing.T) {
-	for _, c := range []createResponse{
-		{ID: "06h331tja5bnnw15ms1bvgfh74", Upload: postFields{URL: "http://127.0.0.1:9000/uploads", Fields: map[string]string{
+	type upload struct {
+		URL    string            `json:"url"`
+		Fields map[string]string `json:"fields"`
+	}
+	type answer struct {
+		ID        string    `json:"id"`
+		Upload    upload    `json:"upload"`
+		ExpiresAt time.Time `json:"expires_at"`
+		StatusURL string    `json:"status_url"`
+	}
+	for _, c := range []answer{
+		{ID: "06h331tja5bnnw15ms1bvgfh74", Upload: upload{URL: "http://127.0.0.1:9000/uploads", Fields: map[string]string{
 			"key": "incoming/06h331tja5bnnw15ms1bvgfh74", "policy": "eyJjb25k+/=", "x-amz-meta-filename": "%C3%89t%C3%A9.jpg",
 			"X-Amz-Date": "20261201T121500Z", "Content-Type": "image/jpeg", "success_action_status": "201",
 		}}, ExpiresAt: time.Date(2026, 12, 1, 12, 25, 0, 0, time.UTC), StatusURL: "/api/uploads/06h331tja5bnnw15ms1bvgfh74"},
-		{ID: `a"b\c<d>&é` + "\n\u2028", Upload: postFields{URL: "https://x/?a=1&b=<2>"}, ExpiresAt: time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)},
-		{Upload: postFields{Fields: map[string]string{}}},
+		{ID: `a"b\c<d>&é` + "\n\u2028", Upload: upload{URL: "https://x/?a=1&b=<2>", Fields: map[string]string{`a"<é>`: "\u2028\n"}},
+			ExpiresAt: time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)},
+		{ID: "no fields"},
+		{Upload: upload{Fields: map[string]string{}}},
 	} {
 		want, err := json.Marshal(c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := string(c.appendJSON(nil)); got != string(want)+"\n" {
+		var fields formFieldsJSON // nil for a nil map, as json.Marshal has it
+		if c.Upload.Fields != nil {
+			fields = formFieldsJSON{}
+		}
+		for k, v := range c.Upload.Fields {
+			fields = append(fields, s3store.FormField{Name: k, Value: v})
+		}
+		slices.SortFunc(fields, func(a, b s3store.FormField) int { return strings.Compare(a.Name, b.Name) })
+		fast := createResponse{ID: c.ID, Upload: postFields{URL: c.Upload.URL, Fields: fields}, ExpiresAt: c.ExpiresAt, StatusURL: c.StatusURL}
+		if got := string(fast.appendJSON(nil)); got != string(want)+"\n" {
 			t.Errorf("appendJSON:\n got %s\nwant %s", got, want)
 		}
 	}

@@ -38,12 +38,14 @@ func (s *Server) Handler() http.Handler {
 
 	r.Group(func(r chi.Router) {
 		// Cookie-authenticated requests (not bearer ones) must come from our own origin.
-		r.Use(s.crossOrigin, s.authenticate, s.requireOwner)
+		r.Use(s.crossOrigin)
 
-		r.Get("/uploads/{id}/events", s.api(s.uploadEvents)) // a stream: no deadline
+		r.With(s.authenticate, s.requireOwner).Get("/uploads/{id}/events", s.api(s.uploadEvents)) // a stream: no deadline
 
 		r.Group(func(r chi.Router) {
-			r.Use(apiDeadline(15 * time.Second))
+			// authenticate and apiDeadline(15 s) in one, the session
+			// lookup under the deadline too.
+			r.Use(s.authenticateWithin(15*time.Second), s.requireOwner)
 
 			r.With(s.limitByIP).Get("/", s.page(s.index))
 			r.Get("/uploads", s.page(s.gallery))

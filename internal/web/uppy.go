@@ -132,7 +132,7 @@ func (s *Server) uppySign(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		out = uppySigned{URL: post.URL, Fields: post.Fields}
+		out = uppySigned{URL: post.URL, Fields: post.FieldMap()}
 	case req.Method == http.MethodPost && req.UploadID == "": // CreateMultipartUpload
 		if !multipart {
 			return upload.Errorf(upload.ECONFLICT, "Upload %s is sent in one request; do not use multipart.", u.ID)
