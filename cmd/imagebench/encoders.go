@@ -80,11 +80,14 @@ func encodersAlone(ctx context.Context, photos []string, dir string, opt imagepr
 		if err != nil {
 			return err
 		}
+		// The smaller sizes are made from the w2048 pixels, as vipsref
+		// does, so that each large photo is decoded once.
+		from := photo
 		for k, sz := range encoderSizes {
 			if w < sz.min {
 				continue
 			}
-			d, ours, vips, err := encodeBoth(ctx, photo, sz, dir, opt)
+			d, ours, vips, err := encodeBoth(ctx, from, sz, dir, opt)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", filepath.Base(photo), sz.name, err)
 			}
@@ -98,6 +101,13 @@ func encodersAlone(ctx context.Context, photos []string, dir string, opt imagepr
 			}
 			if len(t.deltas) == 1 || d < t.worst {
 				t.worst, t.worstName = d, name
+			}
+			if sz.name == "w2048" {
+				// encodeBoth leaves its pixels there until the next photo.
+				from = filepath.Join(dir, "enc-w2048-src.png")
+				if err := os.Rename(filepath.Join(dir, "enc-w2048.png"), from); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -490,19 +490,25 @@ func (e *encoder) tables(class byte, ids []int, count *[2][257]int64) {
 	e.write(dht)
 }
 
+// eobRun codes a run of n blocks that end early (T.81 G.1.2.2): the
+// symbol EOBr and r extra bits, for 2^r ≤ n < 2^(r+1). Nothing for n 0.
+func (e *encoder) eobRun(n int) {
+	if n == 0 {
+		return
+	}
+	r := bits.Len(uint(n)) - 1
+	e.symbol(0, uint8(r<<4))
+	if r > 0 {
+		e.emit(uint32(n)&(1<<r-1), uint32(r))
+	}
+}
+
 // acBand is the coding loop of an AC scan, counting or emitting: a first
 // scan, of the coefficients' magnitudes shifted right by al.
 func (e *encoder) acBand(c *coefs, ss, se, al int) {
 	eobrun := 0
 	flush := func() {
-		if eobrun == 0 {
-			return
-		}
-		n := bits.Len(uint(eobrun)) - 1
-		e.symbol(0, uint8(n<<4))
-		if n > 0 {
-			e.emit(uint32(eobrun)&(1<<n-1), uint32(n))
-		}
+		e.eobRun(eobrun)
 		eobrun = 0
 	}
 	c.nonzero()

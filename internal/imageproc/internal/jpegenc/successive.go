@@ -190,11 +190,7 @@ func (e *encoder) acRefine(c *coefs, ss, se, al int) {
 		if eobrun == 0 {
 			return
 		}
-		n := bits.Len(uint(eobrun)) - 1
-		e.symbol(0, uint8(n<<4))
-		if n > 0 {
-			e.emit(uint32(eobrun)&(1<<n-1), uint32(n))
-		}
+		e.eobRun(eobrun)
 		eobrun = 0
 		send(be)
 		be = be[:0]
