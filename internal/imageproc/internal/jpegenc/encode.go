@@ -89,9 +89,9 @@ func (c *coefs) nonzero() {
 		b := &c.blocks[i]
 		var m uint64
 		for k := 1; k < blockSize; k++ {
-			if b[k] != 0 {
-				m |= 1 << k
-			}
+			// Without a branch: a coefficient is as likely zero as not.
+			v := uint64(uint16(b[k]))
+			m |= (v | -v) >> 63 << k
 		}
 		c.nz[i] = m
 	}
@@ -521,13 +521,13 @@ func (e *encoder) acBand(c *coefs, ss, se, al int) {
 			for m := c.nz[i] & mask; m != 0; m &= m - 1 {
 				k := bits.TrailingZeros64(m)
 				v := int32(blk[k])
-				if v < 0 {
-					v = -(-v >> al)
-				} else {
-					v >>= al
-				}
-				if v == 0 {
-					continue
+				if al > 0 {
+					// Magnitude shifted, sign kept, without a branch.
+					sign := v >> 31
+					v = ((v^sign)-sign)>>al ^ sign - sign
+					if v == 0 {
+						continue
+					}
 				}
 				flush()
 				run := int32(k - prev - 1)
