@@ -15,7 +15,11 @@
 // batches are interleaved, the throughput ratio is the median of paired
 // rounds, and only ratios from one run are meant to be compared.
 //
-//	go run ./cmd/imagebench [-rounds 5] [-jobs 2] [-photos a.jpg,b.jpg] [-dir DIR]
+// Last, the JPEG encoders alone are compared on every installed wallpaper
+// (-encoders; encoders.go): the same pixels to both, so that an encoder
+// setting is judged on many photos it was not tuned on.
+//
+//	go run ./cmd/imagebench [-rounds 5] [-jobs 2] [-photos a.jpg,b.jpg] [-encoders wallpapers] [-dir DIR]
 //
 // It exits 0 when targets are missed (it is a report) and non-zero only when
 // something fails to run.
