@@ -199,8 +199,20 @@ func TestProcessRetriesThenSucceeds(t *testing.T) {
 	if _, err := s3.Head(ctx, upload.OriginalKey(u.ID)); err != nil {
 		t.Errorf("original not kept: %v", err)
 	}
-	if _, err := s3.Head(ctx, upload.IncomingKey(u.ID)); upload.ErrorCode(err) != upload.ENOTFOUND {
-		t.Errorf("incoming object not removed after success: %v", err)
+	// The worker deletes the incoming copy just after the row turns ready
+	// (process.go), so the status can be seen first: wait for the delete,
+	// with a deadline, rather than expect it at once (CI met the window).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := s3.Head(ctx, upload.IncomingKey(u.ID))
+		if upload.ErrorCode(err) == upload.ENOTFOUND {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("incoming object not removed 10 s after success: %v", err)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
