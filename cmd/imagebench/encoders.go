@@ -87,7 +87,7 @@ func encodersAlone(ctx context.Context, photos []string, dir string, opt imagepr
 			if w < sz.min {
 				continue
 			}
-			d, ours, vips, err := encodeBoth(ctx, from, sz, dir, opt)
+			d, ours, vips, pixels, err := encodeBoth(ctx, from, sz, dir, opt)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", filepath.Base(photo), sz.name, err)
 			}
@@ -103,11 +103,7 @@ func encodersAlone(ctx context.Context, photos []string, dir string, opt imagepr
 				t.worst, t.worstName = d, name
 			}
 			if sz.name == "w2048" {
-				// encodeBoth leaves its pixels there until the next photo.
-				from = filepath.Join(dir, "enc-w2048-src.png")
-				if err := os.Rename(filepath.Join(dir, "enc-w2048.png"), from); err != nil {
-					return err
-				}
+				from = pixels
 			}
 		}
 	}
@@ -149,29 +145,29 @@ func sourceWidth(photo string) (int, error) {
 
 // encodeBoth makes one size of photo losslessly with vipsthumbnail and
 // encodes it with both sides, returning our SSIM less libvips' and the two
-// files' sizes.
-func encodeBoth(ctx context.Context, photo string, sz encoderSize, dir string, opt imageproc.Options) (delta float64, ours, vips int, err error) {
-	pixels := filepath.Join(dir, "enc-"+sz.name+".png")
+// files' sizes, and the PNG of the pixels (in dir, until the next photo).
+func encodeBoth(ctx context.Context, photo string, sz encoderSize, dir string, opt imageproc.Options) (delta float64, ours, vips int, pixels string, err error) {
+	pixels = filepath.Join(dir, "enc-"+sz.name+".png")
 	args := append([]string{photo}, sz.args...)
 	args = append(args, "-o", pixels)
 	if b, err := exec.CommandContext(ctx, "vipsthumbnail", args...).CombinedOutput(); err != nil {
-		return 0, 0, 0, fmt.Errorf("vipsthumbnail: %v: %s", err, b)
+		return 0, 0, 0, "", fmt.Errorf("vipsthumbnail: %v: %s", err, b)
 	}
 	vipsFile := filepath.Join(dir, "enc-"+sz.name+".jpg")
 	if b, err := exec.CommandContext(ctx, "vips", "jpegsave", pixels, vipsFile, "--Q", "82", "--optimize-coding", "--interlace", "--strip").CombinedOutput(); err != nil {
-		return 0, 0, 0, fmt.Errorf("vips jpegsave: %v: %s", err, b)
+		return 0, 0, 0, "", fmt.Errorf("vips jpegsave: %v: %s", err, b)
 	}
 	src, err := os.ReadFile(pixels)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, "", err
 	}
 	ref, err := png.Decode(bytes.NewReader(src))
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, "", err
 	}
 	vipsJPEG, err := os.ReadFile(vipsFile)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, "", err
 	}
 	b := ref.Bounds()
 	p := photoProfile()
@@ -179,21 +175,21 @@ func encodeBoth(ctx context.Context, photo string, sz encoderSize, dir string, o
 	p.Variants = []upload.VariantSpec{{Name: sz.name, Width: b.Dx(), Height: b.Dy(), Fit: upload.FitInside, Formats: []string{upload.FormatJPEG}, Quality: 82}}
 	res, err := imageproc.Process(ctx, src, p, opt)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, "", err
 	}
 	if len(res.Outputs) != 1 || res.Outputs[0].Width != b.Dx() || res.Outputs[0].Height != b.Dy() {
-		return 0, 0, 0, fmt.Errorf("our job did not keep the %dx%d pixels as one JPEG", b.Dx(), b.Dy())
+		return 0, 0, 0, "", fmt.Errorf("our job did not keep the %dx%d pixels as one JPEG", b.Dx(), b.Dy())
 	}
 	ourJPEG := res.Outputs[0].Data
 	so, err := decodedSSIM(ref, ourJPEG)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, "", err
 	}
 	sv, err := decodedSSIM(ref, vipsJPEG)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, "", err
 	}
-	return so - sv, len(ourJPEG), len(vipsJPEG), nil
+	return so - sv, len(ourJPEG), len(vipsJPEG), pixels, nil
 }
 
 func decodedSSIM(ref image.Image, file []byte) (float64, error) {

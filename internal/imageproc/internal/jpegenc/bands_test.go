@@ -34,11 +34,7 @@ func withSplits(t *testing.T, m *image.RGBA, splits [][]int) []byte {
 	saved := lumaSplits
 	lumaSplits = splits
 	defer func() { lumaSplits = saved }()
-	var buf bytes.Buffer
-	if err := EncodeWith(&buf, m, Options{Quality: 83, Trellis: true}); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return encoded(t, m, Options{Quality: 83, Trellis: true})
 }
 
 // TestLumaBands checks the choice of luma's spectral bands: every split

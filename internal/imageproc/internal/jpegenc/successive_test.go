@@ -19,6 +19,12 @@ func withScript(t *testing.T, m *image.RGBA, script int, opt Options) []byte {
 	saved := forceScript
 	forceScript = script
 	defer func() { forceScript = saved }()
+	return encoded(t, m, opt)
+}
+
+// encoded is EncodeWith's file for m, failing the test on an error.
+func encoded(t *testing.T, m *image.RGBA, opt Options) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	if err := EncodeWith(&buf, m, opt); err != nil {
 		t.Fatal(err)

@@ -76,11 +76,8 @@ func thumbnailSized(t *testing.T, photo, size string) *image.RGBA {
 func TestTrellis(t *testing.T) {
 	enc := func(m *image.RGBA, q int, trellis bool) ([]byte, float64) {
 		t.Helper()
-		var buf bytes.Buffer
-		if err := EncodeWith(&buf, m, Options{Quality: q, Trellis: trellis}); err != nil {
-			t.Fatal(err)
-		}
-		d, err := jpeg.Decode(bytes.NewReader(buf.Bytes()))
+		file := encoded(t, m, Options{Quality: q, Trellis: trellis})
+		d, err := jpeg.Decode(bytes.NewReader(file))
 		if err != nil {
 			t.Fatalf("q%d trellis=%v: %v", q, trellis, err)
 		}
@@ -88,7 +85,7 @@ func TestTrellis(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return buf.Bytes(), s
+		return file, s
 	}
 	var plainBytes, trBytes int
 	var tr []byte
